@@ -1,0 +1,2 @@
+"""robustest: robustness tests for dense retrievers."""
+__version__ = "0.1.0"

@@ -1,0 +1,80 @@
+"""The in-memory form of an IR test collection: plain, aligned tuples and dicts."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+from ..fingerprints import digest_json, digest_strings
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A corpus, its judged queries and their relevance judgements for one split.
+
+    `doc_ids`, `titles` and `texts` are aligned: position i is one document. Only queries
+    with at least one judgement are kept; `dropped_queries` counts the others.
+    """
+
+    name: str
+    source: str
+    split: str
+    doc_ids: tuple[str, ...]
+    titles: tuple[str, ...]
+    texts: tuple[str, ...]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+    exclude_self_matches: bool = False
+    dropped_queries: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def documents(self) -> list[str]:
+        """Text to encode per document: title and body joined by a space (BEIR convention)."""
+        return [f"{t} {x}".strip() if t else x for t, x in zip(self.titles, self.texts)]
+
+    @cached_property
+    def corpus_fingerprint(self) -> str:
+        return digest_strings(
+            s for triple in zip(self.doc_ids, self.titles, self.texts) for s in triple
+        )
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return digest_json(
+            {
+                "corpus": self.corpus_fingerprint,
+                "queries": sorted(self.queries.items()),
+                "qrels": {q: sorted(d.items()) for q, d in sorted(self.qrels.items())},
+                "split": self.split,
+            }
+        )
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "split": self.split,
+            "documents": len(self.doc_ids),
+            "queries": len(self.queries),
+            "dropped_queries": self.dropped_queries,
+            "exclude_self_matches": self.exclude_self_matches,
+            "fingerprint": self.fingerprint,
+            "corpus_fingerprint": self.corpus_fingerprint,
+        }
+
+
+def subsample_queries(dataset: Dataset, max_queries: int | None) -> Dataset:
+    """At most `max_queries` queries, chosen by a hash of their id: the same ids on every
+    machine, and a query stays chosen when others are added to the collection."""
+    if not max_queries or len(dataset.queries) <= max_queries:
+        return dataset
+    keep = sorted(dataset.queries, key=lambda q: hashlib.sha256(q.encode()).hexdigest())[:max_queries]
+    keep_set = set(keep)
+    return replace(
+        dataset,
+        queries={q: t for q, t in dataset.queries.items() if q in keep_set},
+        qrels={q: d for q, d in dataset.qrels.items() if q in keep_set},
+        notes=dataset.notes + (f"subsampled to {max_queries} of {len(dataset.queries)} queries",),
+    )

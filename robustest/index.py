@@ -1,0 +1,42 @@
+"""Exact nearest-neighbour search over corpus embeddings with FAISS.
+
+Flat inner product: exact, so a measured robustness drop is the model's, not the index's.
+Cosine retrievers are L2-normalised first. GPU search is used when asked for and a FAISS GPU
+build is installed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import RobustestError
+
+
+class DenseSearcher:
+    def __init__(self, embeddings: np.ndarray, similarity: str, use_gpu: bool = False):
+        import faiss
+
+        self.normalize = similarity == "cosine"
+        vectors = prepare(embeddings, self.normalize)
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        if use_gpu:
+            if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
+                raise RobustestError("--faiss-gpu needs a FAISS GPU build and a GPU: pip install faiss-gpu-cu12 (instead of faiss-cpu)")
+            self._resources = faiss.StandardGpuResources()
+            index = faiss.index_cpu_to_gpu(self._resources, 0, index)
+        index.add(vectors)
+        self.index = index
+        self.n_docs = vectors.shape[0]
+
+    def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores, indices = self.index.search(prepare(query_vectors, self.normalize), min(k, self.n_docs))
+        return scores, indices
+
+
+def prepare(vectors: np.ndarray, normalize: bool) -> np.ndarray:
+    import faiss
+
+    out = np.array(vectors, dtype=np.float32, order="C", copy=True)  # FAISS normalises in place
+    if normalize:
+        faiss.normalize_L2(out)
+    return out

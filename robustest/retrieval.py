@@ -1,0 +1,143 @@
+"""The core loop: encode the corpus once (cached), search, score per query.
+
+`CorpusIndex.evaluate` is the one call the rest of robustest builds on: it takes any list of
+(query id, text) pairs, e.g. every query of the dataset, or a hundred misspellings of one
+query, encodes them in one batch, searches once and scores each against the qrels of its
+query id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .cache import EmbeddingCache
+from .data.types import Dataset
+from .errors import RobustestError
+from .index import DenseSearcher
+from .metrics import per_query
+
+DEFAULT_MEASURES = ("nDCG@10",)
+
+
+@dataclass
+class Evaluation:
+    """Scores for a list of queries, aligned with the input order (ids may repeat)."""
+
+    qids: list[str]
+    texts: list[str]
+    runs: list[dict[str, float]]  # per query: doc id -> score, best first
+    scores: dict[str, np.ndarray]  # measure -> one value per query
+
+    def mean(self, measure: str) -> float:
+        values = self.scores[measure]
+        return float(values.mean()) if len(values) else 0.0
+
+    def aggregate(self) -> dict[str, float]:
+        return {m: self.mean(m) for m in self.scores}
+
+    def by_query(self, measure: str) -> dict[str, float]:
+        return dict(zip(self.qids, map(float, self.scores[measure])))
+
+    def rank_of(self, i: int, doc_id: str) -> int | None:
+        """1-based rank of `doc_id` for the i-th query, None when not retrieved."""
+        for rank, d in enumerate(self.runs[i], start=1):
+            if d == doc_id:
+                return rank
+        return None
+
+
+class CorpusIndex:
+    def __init__(
+        self,
+        retriever,
+        dataset: Dataset,
+        *,
+        cache: EmbeddingCache | None = None,
+        k: int = 1000,
+        use_gpu: bool = False,
+        exclude_self_matches: bool | None = None,
+    ):
+        self.retriever = retriever
+        self.dataset = dataset
+        self.cache = cache or EmbeddingCache(None)
+        self.k = k
+        self.use_gpu = use_gpu
+        self.exclude_self_matches = dataset.exclude_self_matches if exclude_self_matches is None else exclude_self_matches
+        self.cache_hit: bool | None = None  # set once the corpus is indexed
+        self.cache_path = None
+        self._searcher = None
+
+    @property
+    def searcher(self):
+        if self._searcher is None:
+            self._searcher = self._build()
+        return self._searcher
+
+    def _build(self):
+        documents = self.dataset.documents
+        if hasattr(self.retriever, "build_searcher"):  # lexical: no vectors to cache
+            return self.retriever.build_searcher(documents)
+        parts = {"retriever": self.retriever.fingerprint, "corpus": self.dataset.corpus_fingerprint}
+        result = self.cache.load_or_compute(parts, lambda: self._encode_corpus(documents))
+        self.cache_hit, self.cache_path = result.hit, result.path
+        return DenseSearcher(result.array, self.retriever.similarity, use_gpu=self.use_gpu)
+
+    def _encode_corpus(self, documents: list[str]) -> np.ndarray:
+        vectors = np.asarray(self.retriever.encode_documents(documents), dtype=np.float32)
+        expected = (len(documents), self.retriever.dimension)
+        if vectors.shape != expected:
+            raise RobustestError(
+                f"{self.retriever.name}.encode_documents returned shape {vectors.shape}, expected {expected}"
+            )
+        return vectors
+
+    def retrieve(self, queries: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
+        """Top-k documents for each (query id, text), best first."""
+        texts = [text for _, text in queries]
+        extra = 1 if self.exclude_self_matches else 0
+        if hasattr(self.searcher, "index"):  # dense
+            vectors = np.asarray(self.retriever.encode_queries(texts), dtype=np.float32)
+            if vectors.shape != (len(texts), self.retriever.dimension):
+                raise RobustestError(
+                    f"{self.retriever.name}.encode_queries returned shape {vectors.shape}, expected {(len(texts), self.retriever.dimension)}"
+                )
+            scores, indices = self.searcher.search(vectors, self.k + extra)
+        else:
+            scores, indices = self.searcher.search(texts, self.k + extra)
+        doc_ids = self.dataset.doc_ids
+        runs = []
+        for (qid, _), row_scores, row_indices in zip(queries, scores, indices):
+            run = {}
+            for score, index in zip(row_scores, row_indices):
+                if index < 0:  # FAISS pads with -1 when k exceeds the corpus
+                    continue
+                doc_id = doc_ids[index]
+                if extra and doc_id == qid:  # BEIR: a document never answers itself (ArguAna, Quora)
+                    continue
+                run[doc_id] = float(score)
+            runs.append(dict(list(run.items())[: self.k]))
+        return runs
+
+    def evaluate(
+        self,
+        queries: Sequence[tuple[str, str]] | Mapping[str, str] | None = None,
+        measures: Iterable[str] = DEFAULT_MEASURES,
+    ) -> Evaluation:
+        """Retrieve and score; `queries` defaults to the dataset's own queries."""
+        if queries is None:
+            queries = self.dataset.queries
+        pairs = list(queries.items()) if isinstance(queries, Mapping) else [tuple(q) for q in queries]
+        unknown = sorted({qid for qid, _ in pairs if qid not in self.dataset.qrels})
+        if unknown:
+            raise RobustestError(f"query ids without judgements in {self.dataset.name}: {', '.join(unknown[:5])}")
+        runs = self.retrieve(pairs)
+        # ir-measures scores each run under its own id; positions keep repeated query ids apart.
+        keys = [str(i) for i in range(len(pairs))]
+        qrels = {key: self.dataset.qrels[qid] for key, (qid, _) in zip(keys, pairs)}
+        measures = list(measures)
+        values = per_query(qrels, dict(zip(keys, runs)), measures)
+        scores = {m: np.array([values[m][key] for key in keys], dtype=np.float64) for m in measures}
+        return Evaluation([q for q, _ in pairs], [t for _, t in pairs], runs, scores)

@@ -1,0 +1,229 @@
+"""Dense retrievers built from Hugging Face models: encoders and decoder-only LLMs alike.
+
+The model gives token states; `EncoderConfig` says how to turn them into one vector per text
+(pooling, prompts, padding side, normalisation, maximum length). Texts are sorted by length
+before batching so that each batch pads as little as possible.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import RobustestError
+from ..fingerprints import digest_json
+from . import pooling
+
+FINGERPRINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    pooling: str = "mean"
+    normalize: bool = True
+    similarity: str = "cosine"
+    query_prompt: str = ""
+    doc_prompt: str = ""
+    max_length: int = 512
+    padding_side: str | None = None  # None: left for last-token pooling, else the tokenizer's
+
+    def __post_init__(self):
+        if self.pooling not in pooling.POOLINGS:
+            raise RobustestError(
+                f"pooling={self.pooling!r} is not supported; use one of {', '.join(pooling.POOLINGS)}"
+            )
+        if self.padding_side not in (None, "left", "right"):
+            raise RobustestError(f"padding_side={self.padding_side!r} must be 'left' or 'right'")
+
+    @property
+    def effective_padding_side(self) -> str | None:
+        if self.padding_side is None and self.pooling == "last":
+            return "left"
+        return self.padding_side
+
+
+def encoder_fingerprint(weights_digest: str, config: EncoderConfig, dtype: str) -> str:
+    """Everything that changes a vector: weights, pooling, prompts, length, side, dtype."""
+    return digest_json(
+        {
+            "kind": "hf-encoder",
+            "version": FINGERPRINT_VERSION,
+            "weights": weights_digest,
+            "config": asdict(config) | {"padding_side": config.effective_padding_side},
+            "dtype": dtype,
+        }
+    )
+
+
+def resolve_device(device: str = "auto") -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise RobustestError(f"--device={device!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise RobustestError(f"--device={device} asked for CUDA, but torch sees no GPU; use --device=cpu")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """fp32 on CPU (half precision there is slow and lossy); bf16, else fp16, on a GPU."""
+    import torch
+
+    if dtype != "auto":
+        if dtype not in ("float32", "bfloat16", "float16"):
+            raise RobustestError(f"--dtype={dtype!r} must be auto, float32, bfloat16 or float16")
+        return dtype
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "float32"
+
+
+class HFEncoder:
+    """A Hugging Face model plus an `EncoderConfig`: implements the Retriever protocol."""
+
+    def __init__(
+        self,
+        name: str,
+        model_dir: str | os.PathLike,
+        config: EncoderConfig,
+        *,
+        weights_digest: str,
+        gguf_file: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 32,
+        progress: bool = True,
+        convert_cache: Path | None = None,
+    ):
+        self.name = name
+        self.config = config
+        self.similarity = config.similarity
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.batch_size = batch_size
+        self.progress = progress
+        self.weights_digest = weights_digest
+        self.tokenizer, self.model = load_model(
+            Path(model_dir), gguf_file, self.dtype, convert_cache / weights_digest if convert_cache and gguf_file else None
+        )
+        self.model.to(self.device).eval()
+        if self.tokenizer.pad_token is None:  # decoder-only tokenizers often have none
+            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
+        # We tokenize once, sort by length, then pad per batch: the warning about
+        # "tokenize then pad" being slower does not apply.
+        self.tokenizer.deprecation_warnings["Asking-to-pad-a-fast-tokenizer"] = True
+        side = config.effective_padding_side
+        if side:
+            self.tokenizer.padding_side = side
+        self._prompt_lengths: dict[str, int] = {}
+
+    @property
+    def fingerprint(self) -> str:
+        return encoder_fingerprint(self.weights_digest, self.config, self.dtype)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "device": self.device,
+            "dtype": self.dtype,
+            "dimension": self.dimension,
+            **asdict(self.config),
+            "padding_side": self.tokenizer.padding_side,
+        }
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts, self.config.query_prompt)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts, self.config.doc_prompt)
+
+    def encode(self, texts: Sequence[str], prompt: str = "") -> np.ndarray:
+        import torch
+        from tqdm.auto import tqdm
+
+        texts = list(texts)
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        encoded = self.tokenizer(
+            [prompt + t for t in texts], truncation=True, max_length=self.config.max_length
+        )
+        keys = [k for k in self.tokenizer.model_input_names if k in encoded]
+        order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
+        starts = range(0, len(order), self.batch_size)
+        show = self.progress and len(starts) > 4
+        prefix = self._prompt_length(prompt) if self.config.pooling == "mean_no_prompt" else 0
+        pool = pooling.POOLINGS[self.config.pooling]
+        for start in tqdm(starts, desc=f"encoding {len(texts)} texts", disable=not show, leave=False):
+            rows = order[start : start + self.batch_size]
+            batch = self.tokenizer.pad(
+                {k: [encoded[k][i] for i in rows] for k in keys}, padding=True, return_tensors="pt"
+            ).to(self.device)
+            with torch.inference_mode():
+                hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"]
+            if prefix:
+                mask = pooling.without_prefix(mask, torch.full((len(rows),), prefix, device=mask.device))
+            vectors = pool(hidden, mask).float()
+            if self.config.normalize:
+                vectors = torch.nn.functional.normalize(vectors, dim=-1)
+            out[rows] = vectors.cpu().numpy()
+        return out
+
+    def _prompt_length(self, prompt: str) -> int:
+        """Tokens the prompt occupies at the start of every text (special tokens included)."""
+        if prompt not in self._prompt_lengths:
+            self._prompt_lengths[prompt] = len(self.tokenizer(prompt)["input_ids"]) if prompt else 0
+        return self._prompt_lengths[prompt]
+
+
+def load_model(model_dir: Path, gguf_file: str | None, dtype: str, converted: Path | None):
+    """Tokenizer and base model (no task head). A GGUF file is dequantised once and, when
+    `converted` is given, kept there as safetensors: dequantising takes tens of seconds."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    if converted is not None and (converted / "config.json").exists():
+        model_dir, gguf_file = converted, None
+    extra = {"gguf_file": gguf_file} if gguf_file else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, **extra)
+        model = AutoModel.from_pretrained(model_dir, dtype=getattr(torch, dtype), **extra)
+    except (OSError, ValueError) as exc:
+        raise RobustestError(f"cannot load a model from {model_dir}: {first_line(exc)}") from None
+    if gguf_file and converted is not None:
+        save_converted(tokenizer, model, converted)
+    return tokenizer, model
+
+
+def save_converted(tokenizer, model, target: Path) -> None:
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if target.exists():
+            return
+        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, target)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,51 @@
+"""Pooling: one vector per text from a model's token states.
+
+Each function takes hidden states (batch, tokens, dim) and an attention mask (batch, tokens)
+whose zeros mark padding, and works whichever side the padding is on.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+
+def cls(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The first real token: position 0 with right padding, after the pads with left padding."""
+    return hidden[torch.arange(hidden.shape[0]), first_token_index(mask)]
+
+
+def last(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The last real token, for decoder-only models (the only one that has seen the whole text)."""
+    return hidden[torch.arange(hidden.shape[0]), last_token_index(mask)]
+
+
+def max_tokens(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    masked = hidden.masked_fill(mask.unsqueeze(-1) == 0, torch.finfo(hidden.dtype).min)
+    return masked.max(1).values
+
+
+def first_token_index(mask: torch.Tensor) -> torch.Tensor:
+    positions = torch.arange(mask.shape[1], device=mask.device)
+    return torch.where(mask.bool(), positions, mask.shape[1]).min(1).values
+
+
+def last_token_index(mask: torch.Tensor) -> torch.Tensor:
+    positions = torch.arange(mask.shape[1], device=mask.device)
+    return torch.where(mask.bool(), positions, -1).max(1).values
+
+
+def without_prefix(mask: torch.Tensor, prefix_lengths: torch.Tensor) -> torch.Tensor:
+    """The mask with the first `prefix_lengths[i]` real tokens of row i switched off.
+
+    Used to mean-pool over the text only, not its instruction prompt (ReasonIR, GritLM).
+    """
+    real_rank = mask.cumsum(1)  # 1 for the first real token, 2 for the second...
+    return mask * (real_rank > prefix_lengths.unsqueeze(1)).to(mask.dtype)
+
+
+POOLINGS = {"mean": mean, "cls": cls, "last": last, "max": max_tokens, "mean_no_prompt": mean}
