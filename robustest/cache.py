@@ -10,7 +10,6 @@ memory-mapped. Nothing is pickled.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import RobustestError
+from .files import atomic_write
 from .fingerprints import digest_json
 from .paths import writable_dir
 
@@ -70,16 +69,3 @@ class EmbeddingCache:
         if list(array.shape) != manifest.get("shape"):
             return None
         return array
-
-
-def atomic_write(path: Path, write: Callable) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise RobustestError(f"cannot write {path} ({exc.strerror or exc}); free space or pass --cache-dir/--no-cache") from None

@@ -161,7 +161,7 @@ def _select(wn):
             text = " ".join(example.split())
             tokens = _WORD.findall(text.lower())
             # Short examples are too little context; shared ones have two right answers.
-            if len(tokens) < MIN_QUERY_WORDS or seen[text.lower()] > 1:
+            if len(text.split()) < MIN_QUERY_WORDS or seen[text.lower()] > 1:
                 continue
             lemmas = [l for l in s.lemma_names() if _occurs(l, tokens, bases)]
             counts = [len(senses(l)) for l in lemmas]

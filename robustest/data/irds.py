@@ -77,7 +77,9 @@ def load_ir_datasets(dataset_id: str, *, exclude_self_matches: bool | None = Non
         summary = _summary(exc)
         # A stalled network is not a hang: ir_datasets gives up after 15 s without data,
         # 3 tries per mirror (45-90 s). Say how to make it give up sooner.
-        slow = " (set IR_DATASETS_DL_TIMEOUT and IR_DATASETS_DL_TRIES to fail sooner)" if "timed out" in summary.lower() else ""
+        slow = ""
+        if "timed out" in summary.lower():
+            slow = " (set IR_DATASETS_DL_TIMEOUT and IR_DATASETS_DL_TRIES to fail sooner)"
         raise RobustestError(
             f"ir_datasets could not download or read {dataset_id!r} ({summary}){slow}; "
             f"check the network connection or {BEIR_HINT}"

@@ -165,7 +165,7 @@ class HFEncoder:
         keys = [k for k in self.tokenizer.model_input_names if k in encoded]
         order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
         starts = range(0, len(order), self.batch_size)
-        show = self.progress and len(starts) > 4
+        show = self.progress and len(texts) > 2000  # long encodes only
         prefix = self._prompt_length(prompt) if self.config.pooling == "mean_no_prompt" else 0
         pool = pooling.POOLINGS[self.config.pooling]
         for start in tqdm(starts, desc=f"encoding {len(texts)} texts", disable=not show, leave=False):

@@ -1,0 +1,127 @@
+"""pytest wiring: options, ini keys, fixtures, header and summary. State lives in session.py."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from .errors import RobustestError
+from .session import RobustestSession
+from .settings import SETTINGS, resolve_settings
+
+SESSION_KEY = pytest.StashKey[RobustestSession]()
+# Tests that request any of these need the model and the data: load both before they run.
+FIXTURES = {"robustest_session", "retriever_under_test", "dataset", "corpus_index", "clean_evaluation"}
+
+
+def argparse_type(parse):
+    def convert(value):
+        try:
+            return parse(value)
+        except (ValueError, RobustestError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("robustest", "robustness tests for dense retrievers")
+    for s in SETTINGS:
+        default = "" if s.default in (None, False) else f" (default: {','.join(s.default) if isinstance(s.default, tuple) else s.default})"
+        help_text = s.help + default + f"; ini: {s.ini_key}"
+        dest = "robustest_opt_" + s.name
+        if s.flag:
+            group.addoption(s.option, action="store_const", const=True, default=None, dest=dest, help=help_text)
+        else:
+            group.addoption(s.option, type=argparse_type(s.parse), default=None, dest=dest, metavar=s.metavar, help=help_text)
+        parser.addini(s.ini_key, help=s.help, default="")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "robustest: a robustness test of the retriever under test")
+    cli = {s.name: config.getoption("robustest_opt_" + s.name) for s in SETTINGS}
+    ini = {s.name: config.getini(s.ini_key) for s in SETTINGS}
+    try:
+        config.stash[SESSION_KEY] = RobustestSession(resolve_settings(cli, ini))
+    except RobustestError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def get_session(config: pytest.Config) -> RobustestSession:
+    return config.stash[SESSION_KEY]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return get_session(config).header_lines()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return
+    if any(FIXTURES & set(getattr(item, "fixturenames", ())) for item in session.items):
+        try:
+            get_session(session.config).prepare()
+        except RobustestError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    rs = get_session(session.config)
+    path = rs.settings["robustest_save"]
+    if path and rs.measured:
+        try:
+            rs.save(path)
+        except RobustestError as exc:
+            session.config.stash[SAVE_ERROR] = str(exc)
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+
+SAVE_ERROR = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    rs = get_session(config)
+    lines = rs.summary_lines()
+    if not lines:
+        return
+    terminalreporter.section("robustest")
+    for line in lines:
+        terminalreporter.line(line)
+    path = rs.settings["robustest_save"]
+    if SAVE_ERROR in config.stash:
+        terminalreporter.line(f"ERROR: results not saved: {config.stash[SAVE_ERROR]}", red=True)
+    elif path:
+        terminalreporter.line(f"results saved to {path}")
+
+
+@pytest.fixture(scope="session")
+def robustest_session(request: pytest.FixtureRequest) -> RobustestSession:
+    """The run's settings and everything it loaded."""
+    return get_session(request.config)
+
+
+@pytest.fixture(scope="session")
+def retriever_under_test(robustest_session: RobustestSession):
+    """The retriever chosen with --retriever, loaded once per run."""
+    return robustest_session.retriever
+
+
+@pytest.fixture(scope="session")
+def dataset(robustest_session: RobustestSession):
+    """The test collection chosen with --dataset/--split (judged queries only)."""
+    return robustest_session.dataset
+
+
+@pytest.fixture(scope="session")
+def corpus_index(robustest_session: RobustestSession):
+    """The corpus encoded once (cached) and indexed; `.evaluate(queries)` scores any queries."""
+    return robustest_session.corpus_index
+
+
+@pytest.fixture(scope="session")
+def clean_evaluation(robustest_session: RobustestSession):
+    """Per-query scores of the unperturbed queries, computed once per run."""
+    return robustest_session.clean_evaluation

@@ -1,0 +1,193 @@
+"""One robustest session: the settings of a pytest run and what it loads, once.
+
+The plugin builds it in `pytest_configure` and hands it to fixtures; everything expensive
+(dataset, model, corpus index, clean evaluation) is loaded on first use and kept. It also
+collects what the run measured, for the terminal summary and the results file.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .cache import EmbeddingCache
+from .data.types import Dataset, subsample_queries
+from .errors import RobustestError
+from .files import write_json
+from .fingerprints import short
+from .paths import cache_root
+from .retrieval import CorpusIndex, Evaluation
+from .retrievers.resolve import LoadOptions, Resolution, resolve_retriever
+
+RESULTS_SCHEMA = 1
+
+
+def dataset_name_hint(spec: str) -> str:
+    """The dataset's name before loading it, to pick a preset's task instruction."""
+    if spec in ("", "default"):
+        from .data.default_collection import DEFAULT_DATASET_NAME
+
+        return DEFAULT_DATASET_NAME
+    if spec.startswith("irds:"):
+        return spec[len("irds:") :]
+    return Path(spec).name or spec
+
+
+class RobustestSession:
+    def __init__(self, settings: dict[str, Any]):
+        self.settings = settings
+        self.cache_dir = cache_root(settings["cache_dir"])
+        self.load_options = LoadOptions(
+            device=settings["device"],
+            dtype=settings["dtype"],
+            batch_size=settings["batch_size"],
+            pooling=settings["pooling"],
+            max_length=settings["max_length"],
+            dataset_name=dataset_name_hint(settings["dataset"]),
+            allow_download=settings["allow_download"],
+            cache_dir=self.cache_dir,
+        )
+        self.measures: tuple[str, ...] = settings["measures"]
+        floor = settings["effectiveness_floor"]
+        if floor and floor[0] and floor[0] not in self.measures:
+            raise RobustestError(
+                f"--effectiveness-floor names {floor[0]}, which is not measured; add it to --measures={','.join(self.measures + (floor[0],))}"
+            )
+        self._resolution: Resolution | None = None
+        self._retriever = None
+        self._dataset: Dataset | None = None
+        self._index: CorpusIndex | None = None
+        self._clean: Evaluation | None = None
+        self.effectiveness: dict[str, float] = {}
+        self.extra_results: dict[str, Any] = {}
+        self.extra_lines: list[str] = []
+
+    # -- what the run loads, once -------------------------------------------------------
+    @property
+    def resolution(self) -> Resolution:
+        if self._resolution is None:
+            self._resolution = resolve_retriever(self.settings["retriever"], self.load_options)
+        return self._resolution
+
+    @property
+    def dataset(self) -> Dataset:
+        if self._dataset is None:
+            from .data import load_dataset
+
+            loaded = load_dataset(
+                self.settings["dataset"],
+                self.settings["split"],
+                cache_dir=self.cache_dir,
+                exclude_self_matches=self.settings["exclude_self_matches"],
+            )
+            self._dataset = subsample_queries(loaded, self.settings["max_queries"])
+        return self._dataset
+
+    @property
+    def retriever(self):
+        if self._retriever is None:
+            self._retriever = self.resolution.load(self.load_options)
+        return self._retriever
+
+    @property
+    def corpus_index(self) -> CorpusIndex:
+        if self._index is None:
+            cache = EmbeddingCache(None if self.settings["no_cache"] else self.cache_dir)
+            self._index = CorpusIndex(
+                self.retriever,
+                self.dataset,
+                cache=cache,
+                k=self.settings["top_k"],
+                use_gpu=self.settings["faiss_gpu"],
+            )
+        return self._index
+
+    @property
+    def clean_evaluation(self) -> Evaluation:
+        if self._clean is None:
+            self._clean = self.corpus_index.evaluate(measures=self.measures)
+            self.effectiveness = self._clean.aggregate()
+        return self._clean
+
+    def prepare(self) -> None:
+        """Load what every robustest test needs, so user mistakes surface before any test runs."""
+        self.resolution  # cheap checks first: a typo in --retriever should not wait for the data
+        if not self.settings["no_cache"]:
+            EmbeddingCache(self.cache_dir)  # fails early, with a fix, on an unwritable folder
+        self.dataset
+        self.retriever
+
+    # -- what the run reports -----------------------------------------------------------
+    def header_lines(self) -> list[str]:
+        s = self.settings
+        try:
+            retriever = self.resolution.describe(self.load_options)
+        except RobustestError:
+            retriever = f"{s['retriever']} (cannot be resolved; see the error below)"
+        device = s["device"]
+        try:
+            from .retrievers.hf import resolve_device
+
+            device = f"{device} -> {resolve_device(device)}" if device == "auto" else device
+        except RobustestError:
+            pass
+        return [
+            f"robustest {__version__}: retriever {retriever}",
+            f"robustest: dataset {s['dataset']}, split {s['split']}, device {device}, cache {'off' if s['no_cache'] else self.cache_dir}",
+        ]
+
+    def summary_lines(self) -> list[str]:
+        if self._clean is None:
+            return []
+        ds = self.dataset
+        index = self._index
+        cache = "off" if index.cache_path is None else ("hit" if index.cache_hit else "miss, now stored")
+        if index.cache_hit is None:
+            cache = "not used (lexical retriever)"
+        lines = [
+            f"retriever: {self.resolution.label} (fingerprint {short(self.retriever.fingerprint)})",
+            f"dataset: {ds.name} [{ds.split}] {len(ds.doc_ids)} documents, {len(ds.queries)} queries"
+            + (f", {ds.dropped_queries} unjudged queries dropped" if ds.dropped_queries else "")
+            + "".join(f"; {n}" for n in ds.notes),
+            f"corpus embeddings cache: {cache}" + (f" ({index.cache_path})" if index.cache_path else ""),
+        ]
+        lines += [f"{m:>12} = {v:.4f}" for m, v in self.effectiveness.items()]
+        return lines + self.extra_lines
+
+    def results(self) -> dict[str, Any]:
+        retriever = self.retriever
+        describe = retriever.describe() if hasattr(retriever, "describe") else {"name": retriever.name}
+        return {
+            "schema": RESULTS_SCHEMA,
+            "robustest_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "retriever": {
+                "spec": self.settings["retriever"],
+                "resolved": self.resolution.label,
+                "kind": self.resolution.kind,
+                **describe,
+                "fingerprint": retriever.fingerprint,
+            },
+            "dataset": self.dataset.describe(),
+            "settings": {k: v for k, v in self.settings.items() if k != "robustest_save"},
+            "effectiveness": self.effectiveness,
+            "per_query": {m: self._clean.by_query(m) for m in self.measures} if self._clean else {},
+            **self.extra_results,
+        }
+
+    @property
+    def measured(self) -> bool:
+        return self._clean is not None
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        write_json(path, self.results())
+        return path
+
+    def record(self, key: str, value: Any, line: str | None = None) -> None:
+        """Keep a measured value for the results file and, optionally, a summary line."""
+        self.extra_results[key] = value
+        if line:
+            self.extra_lines.append(line)
