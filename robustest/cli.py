@@ -1,0 +1,88 @@
+"""The `robustest` command: set-up steps and a pytest-free evaluation.
+
+    robustest setup wordnet       copy Debian's WordNet into robustest's NLTK folder
+    robustest dataset default     build (once) the embedded default collection, print its folder
+    robustest presets             list the paper's retriever presets
+    robustest evaluate [options]  clean effectiveness of a retriever on a dataset
+
+`evaluate` takes the same options as the pytest plugin (built from one settings table).
+User mistakes end in one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import RobustestError
+from .settings import SETTINGS, resolve_settings
+
+
+def add_setting_options(parser: argparse.ArgumentParser) -> None:
+    from .plugin import argparse_type
+
+    for s in SETTINGS:
+        if s.flag:
+            parser.add_argument(s.option, dest=s.name, action="store_const", const=True, default=None, help=s.help)
+        else:
+            parser.add_argument(s.option, dest=s.name, type=argparse_type(s.parse), default=None, metavar=s.metavar, help=s.help)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="robustest", description="Robustness tests for dense retrievers.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    setup = commands.add_parser("setup", help="prepare offline resources")
+    setup.add_argument("resource", choices=["wordnet"])
+    setup.add_argument("--cache-dir", default=None, help="robustest cache folder (its nltk_data/ receives WordNet)")
+    data = commands.add_parser("dataset", help="build the embedded default collection")
+    data.add_argument("which", choices=["default"])
+    data.add_argument("--cache-dir", default=None)
+    commands.add_parser("presets", help="list the retriever presets")
+    evaluate = commands.add_parser("evaluate", help="clean effectiveness of a retriever on a dataset")
+    add_setting_options(evaluate)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "setup":
+        from .data.wordnet import install_wordnet_from_debian, nltk_data_dir
+
+        target = install_wordnet_from_debian(nltk_data_dir(args.cache_dir))
+        print(f"WordNet installed in {target}")
+    elif args.command == "dataset":
+        from .data.default_collection import default_collection_path
+
+        print(default_collection_path(args.cache_dir))
+    elif args.command == "presets":
+        from .retrievers.presets import PRESETS
+
+        for p in PRESETS:
+            c = p.config
+            print(f"{p.name:24} {p.hf_id:42} {c.pooling:15} {c.similarity:6} query prompt {c.query_prompt!r}")
+    elif args.command == "evaluate":
+        from .session import RobustestSession
+
+        values = resolve_settings({s.name: getattr(args, s.name) for s in SETTINGS}, {})
+        session = RobustestSession(values)
+        for line in session.header_lines():
+            print(line)
+        session.prepare()
+        session.clean_evaluation
+        for line in session.summary_lines():
+            print(line)
+        if values["robustest_save"]:
+            print(f"results saved to {session.save(values['robustest_save'])}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except RobustestError as exc:
+        print(f"robustest: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
