@@ -68,6 +68,7 @@ class CorpusIndex:
         self.exclude_self_matches = dataset.exclude_self_matches if exclude_self_matches is None else exclude_self_matches
         self.cache_hit: bool | None = None  # set once the corpus is indexed
         self.cache_path = None
+        self.embeddings: np.ndarray | None = None  # the corpus vectors (memory-mapped when cached)
         self._searcher = None
 
     @property
@@ -82,7 +83,7 @@ class CorpusIndex:
             return self.retriever.build_searcher(documents)
         parts = {"retriever": self.retriever.fingerprint, "corpus": self.dataset.corpus_fingerprint}
         result = self.cache.load_or_compute(parts, lambda: self._encode_corpus(documents))
-        self.cache_hit, self.cache_path = result.hit, result.path
+        self.cache_hit, self.cache_path, self.embeddings = result.hit, result.path, result.array
         return DenseSearcher(result.array, self.retriever.similarity, use_gpu=self.use_gpu)
 
     def _encode_corpus(self, documents: list[str]) -> np.ndarray:

@@ -7,6 +7,14 @@ from pathlib import Path
 
 import pytest
 
+# pytester restores sys.modules after each of its tests, but torch's operator registrations
+# survive that, so a torch submodule first imported inside such a test fails on re-import.
+# Import the heavy stacks once, up front, so they are part of every snapshot.
+import sentence_transformers  # noqa: E402,F401
+import transformers.modeling_utils  # noqa: E402,F401
+
+pytest_plugins = ["pytester"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 
