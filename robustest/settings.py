@@ -8,6 +8,7 @@ naming the option and the value.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -70,6 +71,13 @@ def parse_floor(value: str) -> tuple[str, float] | None:
         raise ValueError(f"{value!r} is not a number or MEASURE:NUMBER, e.g. nDCG@10:0.3") from None
 
 
+def parse_device(value: str) -> str:
+    """Syntax only, at the door; whether that device exists is checked when the model loads."""
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", str(value)):
+        raise ValueError(f"{value!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    return str(value)
+
+
 def text(value: str) -> str:
     return str(value)
 
@@ -96,7 +104,7 @@ SETTINGS = (
     Setting("retriever", "default", "retriever under test: default, bm25, a preset, a model folder or .gguf, module:factory, or a Hugging Face id", metavar="ID"),
     Setting("dataset", "default", "test collection: default (embedded WordNet senses), a BEIR folder, or irds:<ir_datasets id>", metavar="PATH"),
     Setting("split", "test", "qrels split of the dataset (qrels/<split>.tsv)", metavar="NAME"),
-    Setting("device", "auto", "device for encoding: auto (CUDA when present), cpu, cuda, cuda:N", metavar="DEVICE"),
+    Setting("device", "auto", "device for encoding: auto (CUDA when present), cpu, cuda, cuda:N", parse_device, metavar="DEVICE"),
     Setting("dtype", "auto", "model dtype: auto (float32 on CPU, bfloat16/float16 on GPU), float32, bfloat16, float16", parse_choice("auto", "float32", "bfloat16", "float16")),
     Setting("batch_size", 32, "texts per forward pass", parse_positive_int, metavar="N"),
     Setting("pooling", None, "override pooling: mean, cls, last, max, mean_no_prompt", parse_choice("mean", "cls", "last", "max", "mean_no_prompt")),

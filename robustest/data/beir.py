@@ -137,7 +137,7 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise RobustestError(
-                f"{path}:{n}: malformed JSON ({exc.msg} at column {exc.colno}); "
+                f"{path}:{n}: malformed JSON ({exc.msg.removesuffix(' at')} at column {exc.colno}); "
                 "fix or remove that line (one JSON object per line)"
             ) from None
         if not isinstance(obj, dict):
