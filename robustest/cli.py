@@ -15,12 +15,10 @@ import argparse
 import sys
 
 from .errors import RobustestError
-from .settings import SETTINGS, resolve_settings
+from .settings import SETTINGS, argparse_type, resolve_settings
 
 
 def add_setting_options(parser: argparse.ArgumentParser) -> None:
-    from .plugin import argparse_type
-
     for s in SETTINGS:
         if s.flag:
             parser.add_argument(s.option, dest=s.name, action="store_const", const=True, default=None, help=s.help)

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
 from .errors import RobustestError
 from .session import RobustestSession
-from .settings import SETTINGS, resolve_settings
+from .settings import SETTINGS, argparse_type, resolve_settings
 
 SESSION_KEY = pytest.StashKey[RobustestSession]()
 # Tests that request any of these need the model and the data: load both before they run.
 FIXTURES = {"robustest_session", "retriever_under_test", "dataset", "corpus_index", "clean_evaluation"}
-
-
-def argparse_type(parse):
-    def convert(value):
-        try:
-            return parse(value)
-        except (ValueError, RobustestError) as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = parse.__name__
-    return convert
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -82,6 +82,20 @@ def text(value: str) -> str:
     return str(value)
 
 
+def argparse_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`parse` as an argparse type: its message, not argparse's generic one, reaches the user."""
+    import argparse
+
+    def convert(value):
+        try:
+            return parse(value)
+        except (ValueError, RobustestError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # attribute name; the option is --name-with-dashes, the ini key robustest_name

@@ -1,0 +1,29 @@
+"""The core stays free of pytest and Hypothesis: it must work in a notebook or a script."""
+
+import subprocess
+import sys
+
+CORE = [
+    "robustest",
+    "robustest.cache",
+    "robustest.cli",
+    "robustest.data",
+    "robustest.data.default_collection",
+    "robustest.index",
+    "robustest.metrics",
+    "robustest.retrieval",
+    "robustest.retrievers.resolve",
+    "robustest.retrievers.bm25",
+    "robustest.session",
+    "robustest.settings",
+]
+
+
+def test_core_imports_neither_pytest_nor_hypothesis():
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in CORE)
+        + "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pytest', '_pytest', 'hypothesis'))\n"
+        + "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
