@@ -99,7 +99,7 @@ class CorpusIndex:
         """Top-k documents for each (query id, text), best first."""
         texts = [text for _, text in queries]
         extra = 1 if self.exclude_self_matches else 0
-        if hasattr(self.searcher, "index"):  # dense
+        if isinstance(self.searcher, DenseSearcher):
             vectors = np.asarray(self.retriever.encode_queries(texts), dtype=np.float32)
             if vectors.shape != (len(texts), self.retriever.dimension):
                 raise RobustestError(

@@ -1,0 +1,67 @@
+"""Words of a query, with their character spans, split the way TextAttack splits them.
+
+TextAttack (which the paper's perturbations were built on) splits on whitespace, trims
+`'-_*@` from word ends and keeps runs of word characters plus those five inside a word.
+Keeping the spans lets an edit replace one word and leave the rest of the query, its
+punctuation and spacing included, exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+INNER = "'-_*@"
+WORD = re.compile(r"[\w'\-_*@]+")
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=4096)
+def split_words(query: str) -> tuple[Word, ...]:
+    found = []
+    for chunk in re.finditer(r"\S+", query):
+        for match in WORD.finditer(chunk.group()):
+            text = match.group()
+            left = len(text) - len(text.lstrip(INNER))
+            text = text.strip(INNER)
+            if text:
+                start = chunk.start() + match.start() + left
+                found.append(Word(text, start, start + len(text)))
+    return tuple(found)
+
+
+def replace_words(query: str, replacements: dict[int, str]) -> str:
+    """The query with word i replaced by `replacements[i]`, everything else untouched."""
+    words = split_words(query)
+    out, cursor = [], 0
+    for i in sorted(replacements):
+        out += [query[cursor : words[i].start], replacements[i]]
+        cursor = words[i].end
+    out.append(query[cursor:])
+    return "".join(out)
+
+
+def drop_words(query: str, indices: set[int]) -> str:
+    """The query without the given words; whitespace runs left behind collapse to one space."""
+    return " ".join(replace_words(query, {i: "" for i in indices}).split())
+
+
+@lru_cache(maxsize=1)
+def english_stopwords() -> frozenset[str]:
+    """robustest's English stopword list: NLTK's current English list (198 words), shipped as data."""
+    text = resources.files("robustest").joinpath("resources/stopwords_en.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+def is_protected(word: str, stopwords: frozenset[str], min_length: int) -> bool:
+    """TextAttack's StopwordModification + MinWordLength: stopwords (matched case-sensitively,
+    as TextAttack does) and words shorter than `min_length` are never edited."""
+    return word in stopwords or len(word) < min_length
