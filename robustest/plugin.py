@@ -8,6 +8,10 @@ from .errors import RobustestError
 from .session import RobustestSession
 from .settings import SETTINGS, argparse_type, resolve_settings
 
+from .strategies import register_profiles
+
+register_profiles()  # before Hypothesis' own plugin reads --hypothesis-profile
+
 SESSION_KEY = pytest.StashKey[RobustestSession]()
 # Tests that request any of these need the model and the data: load both before they run.
 FIXTURES = {"robustest_session", "retriever_under_test", "dataset", "corpus_index", "clean_evaluation"}

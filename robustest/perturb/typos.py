@@ -103,22 +103,21 @@ def typo_word(word: str, edit: Typo) -> str:
 
 
 def is_legal(word: str, edit: Typo) -> bool:
-    if edit.position not in positions(word, edit.op):
-        return False
-    allowed = chars(word, edit.op, edit.position)
-    if allowed and edit.char not in allowed or not allowed and edit.char:
-        return False
-    return typo_word(word, edit) != word
+    return edit.op in OPS and edit in legal_edits(word, edit.op, edit.word)
+
+
+def legal_edits(word: str, op: str, index: int = 0) -> list[Typo]:
+    """Every edit of `word` by `op` that changes it, position by position."""
+    out = []
+    for i in positions(word, op):
+        written = chars(word, op, i) if op in CHAR_OPS else [""]
+        out += [e for c in written if typo_word(word, e := Typo(index, op, i, c)) != word]
+    return out
 
 
 def variants(word: str, op: str) -> set[str]:
     """Every word `op` can make of `word` (its support)."""
-    out = set()
-    for i in positions(word, op):
-        for c in chars(word, op, i) or [""]:
-            out.add(typo_word(word, Typo(0, op, i, c)))
-    out.discard(word)
-    return out
+    return {typo_word(word, e) for e in legal_edits(word, op)}
 
 
 def editable_words(query: str, stopwords: frozenset[str] | None = None, min_length: int = MIN_WORD_LENGTH) -> list[int]:

@@ -1,0 +1,142 @@
+"""Hypothesis strategies over robustest's edit plans.
+
+Each strategy draws a plan for a given query (`typos(query)`), or a query of a collection
+together with a plan (`perturbed_queries(queries, typos)`). A plan's parts are drawn together
+(which word, which op, which position, which character), simplest first, so a failing
+example shrinks to the fewest edits, the simplest op, the earliest position:
+
+    >>> from robustest import strategies as rst
+    >>> rst.typos("heat transfer in laminar flow", max_edits=2).example()  # doctest: +SKIP
+    TypoPlan(edits=(Typo(word=3, op='delete', position=0, char=''),))
+
+Settings profiles: `robustest-ci` (derandomized, no deadline, failure blobs printed) and
+`robustest-dev`; pick one with pytest's `--hypothesis-profile=robustest-ci`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from .perturb import typos as T
+from .perturb.wordops import GAPS, CASES, CasePlan, SwapPlan, WhitespacePlan, plan_naturalize, plan_punctuation
+from .perturb.words import split_words
+
+__all__ = ["typos", "swaps", "case_changes", "whitespace", "naturalized", "punctuation_removed", "perturbed_queries", "register_profiles"]
+
+
+def _check_edits(min_edits: int, max_edits: int) -> None:
+    if not isinstance(min_edits, int) or not isinstance(max_edits, int):
+        raise InvalidArgument(f"min_edits and max_edits must be integers, got min_edits={min_edits!r}, max_edits={max_edits!r}")
+    if min_edits < 1:
+        raise InvalidArgument(f"min_edits={min_edits} must be at least 1 (a plan with no edit is not a perturbation)")
+    if max_edits < min_edits:
+        raise InvalidArgument(f"Cannot have max_edits={max_edits} < min_edits={min_edits}")
+
+
+def _typo_edits(query: str, ops: tuple[str, ...]) -> st.SearchStrategy[T.Typo]:
+    words = split_words(query)
+    # Every (word, op) pair with a legal edit; positions and characters are drawn after it.
+    pairs = [(i, op) for i in T.editable_words(query) for op in ops if T.legal_edits(words[i].text, op)]
+    if not pairs:
+        raise InvalidArgument(f"no word of {query!r} can be misspelled by {', '.join(ops)} (stopwords and words under {T.MIN_WORD_LENGTH} letters are kept)")
+    # Shrink towards the simplest op first (the order of OPS), then the earliest word.
+    pairs.sort(key=lambda p: (ops.index(p[1]), p[0]))
+
+    @st.composite
+    def edit(draw):
+        i, op = draw(st.sampled_from(pairs))
+        return draw(st.sampled_from(T.legal_edits(words[i].text, op, i)))
+
+    return edit()
+
+
+def typos(query: str, *, min_edits: int = 1, max_edits: int = 1, ops: tuple[str, ...] = T.OPS) -> st.SearchStrategy[T.TypoPlan]:
+    """Misspellings of `query`: between `min_edits` and `max_edits` words, each changed by
+    one character edit of one of `ops` (default: the paper's six).
+
+    Examples shrink towards fewer edited words, then towards `delete`, then towards earlier
+    words and positions.
+    """
+
+    def build():  # deferred: a bad argument fails inside the test that uses it, not at import
+        _check_edits(min_edits, max_edits)
+        if not ops or set(ops) - set(T.OPS):
+            raise InvalidArgument(f"ops={ops!r} must be a non-empty subset of {T.OPS}")
+        ordered = tuple(op for op in T.OPS if op in ops)
+        edits = st.lists(_typo_edits(query, ordered), min_size=min_edits, max_size=max_edits, unique_by=lambda e: e.word)
+        return edits.map(lambda chosen: T.TypoPlan(tuple(sorted(chosen))))
+
+    return st.deferred(build)
+
+
+def swaps(query: str) -> st.SearchStrategy[SwapPlan]:
+    """One exchange of an editable word with another word of `query`. Shrinks towards the first words."""
+    words = [w.text for w in split_words(query)]
+    pairs = [(i, j) for i in T.editable_words(query) for j in range(len(words)) if j != i and words[j] != words[i]]
+
+    def build():
+        if not pairs:
+            raise InvalidArgument(f"no two different words of {query!r} can swap")
+        return st.sampled_from(pairs).map(lambda p: SwapPlan((p,)))
+
+    return st.deferred(build)
+
+
+def case_changes(query: str) -> st.SearchStrategy[CasePlan]:
+    """Lower-, upper- or title-casing the whole query (those that change it)."""
+    modes = [m for m in CASES if getattr(query, m)() != query]
+    return st.deferred(lambda: st.sampled_from(modes).map(CasePlan) if modes else _none(query, "case"))
+
+
+def whitespace(query: str) -> st.SearchStrategy[WhitespacePlan]:
+    """A different run of whitespace between two words; shrinks to the first gap and a double space."""
+    gaps = len(split_words(query)) - 1
+    return st.deferred(
+        lambda: st.builds(WhitespacePlan, st.integers(0, gaps - 1), st.sampled_from(GAPS)) if gaps > 0 else _none(query, "whitespace")
+    )
+
+
+def naturalized(query: str) -> st.SearchStrategy:
+    """The one naturalized form of `query` (lowercase, stopwords dropped)."""
+    return st.deferred(lambda: st.just(plan_naturalize(query)))
+
+
+def punctuation_removed(query: str) -> st.SearchStrategy:
+    return st.deferred(lambda: st.just(plan_punctuation(query)))
+
+
+def _none(query: str, family: str):
+    raise InvalidArgument(f"{query!r} allows no {family} perturbation")
+
+
+def perturbed_queries(
+    queries: Mapping[str, str], plans: Callable[[str], st.SearchStrategy] = typos
+) -> st.SearchStrategy[tuple[str, str, object]]:
+    """A `(query_id, query, plan)` triple: a query of `queries` (a dataset's `.queries`) and
+    a plan drawn by `plans(query)`. Queries that allow no such plan are never drawn.
+    Shrinks towards the first query id in sorted order, then towards the simplest plan."""
+    from .perturb.base import NoLegalEdit
+
+    def allowed(qid: str) -> bool:
+        try:
+            plans(queries[qid]).validate()
+            return True
+        except (InvalidArgument, NoLegalEdit):
+            return False
+
+    def build():
+        ids = [q for q in sorted(queries) if allowed(q)]
+        if not ids:
+            raise InvalidArgument("none of the queries allows this perturbation")
+        return st.sampled_from(ids).flatmap(lambda q: plans(queries[q]).map(lambda plan: (q, queries[q], plan)))
+
+    return st.deferred(build)
+
+
+def register_profiles() -> None:
+    settings.register_profile("robustest-ci", derandomize=True, deadline=None, print_blob=True, max_examples=50)
+    settings.register_profile("robustest-dev", deadline=None, max_examples=100)
