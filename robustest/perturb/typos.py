@@ -131,9 +131,10 @@ def words_to_change(query: str) -> int:
 
 def apply_typos(query: str, plan: TypoPlan) -> str:
     words = split_words(query)
+    editable = set(editable_words(query))
     replacements = {}
     for edit in plan.edits:
-        if edit.word >= len(words) or edit.word in replacements or not is_legal(words[edit.word].text, edit):
+        if edit.word not in editable or edit.word in replacements or not is_legal(words[edit.word].text, edit):
             raise ValueError(f"{edit} is not a legal edit of {query!r}")
         replacements[edit.word] = typo_word(words[edit.word].text, edit)
     return replace_words(query, replacements)
