@@ -65,6 +65,22 @@ def kind_of_edit(before: str, after: str) -> set[str]:
 query_and_seed = st.tuples(st.integers(0, 10**6), st.integers(0, 2**32 - 1))
 
 
+def check_typo_variant(query: str, plan, variant: str) -> None:
+    """`variant` is `query` with each planned word replaced by a one-edit typo of its kind,
+    and every other character (other words, punctuation, spacing) untouched."""
+    words = split_words(query)
+    assert len({e.word for e in plan.edits}) == len(plan.edits)
+    rebuilt, cursor = "", 0
+    for edit in sorted(plan.edits, key=lambda e: e.word):
+        word = words[edit.word].text
+        assert word not in english_stopwords() and len(word) >= 3
+        new = T.typo_word(word, edit)
+        assert damerau(word, new) == 1 and edit.op in kind_of_edit(word, new), (word, new, edit)
+        rebuilt += query[cursor : words[edit.word].start] + new
+        cursor = words[edit.word].end
+    assert variant == rebuilt + query[cursor:]
+
+
 @settings(max_examples=300, deadline=None)
 @given(query_and_seed)
 def test_a_misspelling_changes_only_the_chosen_words_by_one_edit_of_its_kind(real_queries, pick):
@@ -74,20 +90,8 @@ def test_a_misspelling_changes_only_the_chosen_words_by_one_edit_of_its_kind(rea
     except NoLegalEdit:
         assert T.editable_words(query) == []
         return
-    variant = plan.apply(query)
-    before, after = split_words(query), split_words(variant)
-    edited = {e.word: e for e in plan.edits}
-    assert len(edited) == len(plan.edits) and 1 <= len(edited) <= T.words_to_change(query)
-    for i, word in enumerate(before):
-        if i not in edited:
-            assert after[i].text == word.text  # untouched words stay, in place
-            continue
-        assert not (word.text in english_stopwords() or len(word.text) < 3)
-        assert damerau(word.text, after[i].text) == 1
-        assert edited[i].op in kind_of_edit(word.text, after[i].text)
-    # the text between words (punctuation, spacing) is untouched
-    gaps = lambda q, ws: [q[a.end : b.start] for a, b in zip(ws, ws[1:])]  # noqa: E731
-    assert gaps(query, before) == gaps(variant, after)
+    assert 1 <= len(plan.edits) <= T.words_to_change(query)
+    check_typo_variant(query, plan, plan.apply(query))
 
 
 @settings(max_examples=300, deadline=None)
@@ -96,11 +100,7 @@ def test_strategy_typos_are_legal_and_apply_is_deterministic(real_queries, data)
     query = data.draw(st.sampled_from([q for q in real_queries if T.editable_words(q)]))
     plan = data.draw(rst.typos(query, max_edits=3))
     assert plan.apply(query) == plan.apply(query) == T.apply_typos(query, plan)
-    words = split_words(query)
-    for edit in plan.edits:
-        assert edit.word in T.editable_words(query)
-        new = split_words(plan.apply(query))[edit.word].text
-        assert damerau(words[edit.word].text, new) == 1 and edit.op in kind_of_edit(words[edit.word].text, new)
+    check_typo_variant(query, plan, plan.apply(query))
 
 
 @settings(max_examples=200, deadline=None)

@@ -72,7 +72,12 @@ def prepare_textattack(cache_dir: str | os.PathLike | None = None):
     TextAttack builds a `StopwordModification()` while it is imported, which reads NLTK's
     English stopwords; offline, `nltk.download` cannot fetch them, so robustest's own list
     (NLTK's current English list, shipped as data) is put where NLTK looks first.
+    Once TextAttack is imported this does nothing more.
     """
+    import sys
+
+    if sys.modules.get("textattack") is not None:
+        return sys.modules["textattack"]  # imported already: NLTK has read the stopwords
     install_stopwords(cache_dir)
     try:
         import textattack
