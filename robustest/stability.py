@@ -1,0 +1,97 @@
+"""Run a perturbation family over the paper's seeds and collect per-query scores.
+
+All variants of all seeds are encoded in one batch and searched once; the clean scores come
+from the same index, so clean and perturbed runs differ only in the query text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .perturb.protocol import Perturbed, Sampler, perturb_queries
+from .retrieval import CorpusIndex, Evaluation
+
+
+@dataclass
+class FamilyRun:
+    """Scores of one family: `perturbed[s, i]` is query `qids[i]` under seed `seeds[s]`
+    (NaN where that query allowed no variant under that seed)."""
+
+    family: str
+    measure: str
+    seeds: tuple[int, ...]
+    qids: list[str]
+    clean: np.ndarray
+    perturbed: np.ndarray
+    perturbations: tuple[Perturbed, ...]
+    evaluation: Evaluation  # of all variants, in perturbation order
+    clean_evaluation: Evaluation
+    qrels: dict[str, dict[str, int]]
+
+    @property
+    def skipped(self) -> int:
+        return int(np.isnan(self.perturbed).sum())
+
+    def worst(self, n: int = 5) -> list[dict]:
+        """The n (query, seed) pairs whose score fell most, with texts and the best relevant
+        document's rank before and after."""
+        rows = []
+        position = {q: i for i, q in enumerate(self.qids)}
+        clean_at = {q: i for i, q in enumerate(self.clean_evaluation.qids)}
+        k = 0
+        for perturbed in self.perturbations:
+            for variant in perturbed.variants:
+                i = position[variant.query_id]
+                before = self.clean[i]
+                after = self.evaluation.scores[self.measure][k]
+                rows.append(
+                    {
+                        "query_id": variant.query_id,
+                        "seed": perturbed.seed,
+                        "original": variant.original,
+                        "variant": variant.text,
+                        "edit": variant.describe(),
+                        "before": float(before),
+                        "after": float(after),
+                        "rank_before": best_relevant_rank(self.clean_evaluation, clean_at[variant.query_id], self.qrels[variant.query_id]),
+                        "rank_after": best_relevant_rank(self.evaluation, k, self.qrels[variant.query_id]),
+                    }
+                )
+                k += 1
+        rows.sort(key=lambda r: (r["after"] - r["before"], r["query_id"], r["seed"]))
+        return rows[:n]
+
+def best_relevant_rank(evaluation: Evaluation, i: int, judged: dict[str, int]) -> int | None:
+    """1-based rank of the highest-ranked relevant document of the i-th query (None: not retrieved)."""
+    for rank, doc in enumerate(evaluation.runs[i], start=1):
+        if judged.get(doc, 0) > 0:
+            return rank
+    return None
+
+
+def run_family(
+    index: CorpusIndex,
+    family: str,
+    seeds: Sequence[int],
+    measure: str,
+    clean: Evaluation,
+    sampler: Sampler | None = None,
+) -> FamilyRun:
+    queries = {q: t for q, t in zip(clean.qids, clean.texts)}
+    perturbations = tuple(perturb_queries(queries, family, seed, sampler) for seed in seeds)
+    pairs = [(v.query_id, v.text) for p in perturbations for v in p.variants]
+    evaluation = index.evaluate(pairs, measures=[measure])
+    qids = list(clean.qids)
+    position = {q: i for i, q in enumerate(qids)}
+    perturbed = np.full((len(seeds), len(qids)), np.nan)
+    k = 0
+    for s, p in enumerate(perturbations):
+        for v in p.variants:
+            perturbed[s, position[v.query_id]] = evaluation.scores[measure][k]
+            k += 1
+    return FamilyRun(
+        family, measure, tuple(seeds), qids, clean.scores[measure].copy(), perturbed, perturbations, evaluation, clean, index.dataset.qrels
+    )
