@@ -1,0 +1,114 @@
+"""Per-family gate settings: defaults, then `[tool.robustest.<family>]` in pyproject.toml,
+then the command line.
+
+A gate asserts: the drop rate of the measure, (clean - perturbed) / clean averaged over the
+seeds, is at most `threshold`, judged on a paired bootstrap CI (pass / fail / inconclusive).
+
+Why these default thresholds (policy, not measurements of any one model):
+- misspelling 0.20: the paper's typos touch ~10% of the words; retrievers trained without
+  noise commonly lose 10-30% of nDCG@10 on BEIR under such typos (Penha et al. 2022), so
+  losing more than a fifth marks a retriever as fragile rather than ordinary.
+- synonymizing 0.15, paraphrasing 0.20: WordNet synonyms and generated paraphrases do not
+  always keep the sense, so part of any drop is the perturbation's fault, not the model's.
+- reordering 0.05: swapping two words rarely changes what is asked; a bag-of-words model
+  loses nothing, so a dense model should lose little.
+- naturalizing 0.10: dropping stopwords and case turns questions into keyword queries, a
+  shift in style that real users make all the time.
+- case, punctuation, whitespace 0.05: meaning-preserving surface noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+from .errors import RobustestError
+from .perturb.protocol import PAPER_SEEDS
+
+PAPER_FAMILIES = ("misspelling", "reordering", "synonymizing", "paraphrasing", "naturalizing")
+NOISE_FAMILIES = ("case", "punctuation", "whitespace")
+DEFAULT_THRESHOLDS = {
+    "misspelling": 0.20,
+    "reordering": 0.05,
+    "synonymizing": 0.15,
+    "paraphrasing": 0.20,
+    "naturalizing": 0.10,
+    "case": 0.05,
+    "punctuation": 0.05,
+    "whitespace": 0.05,
+}
+
+
+@dataclass(frozen=True)
+class FamilyConfig:
+    family: str
+    threshold: float
+    measure: str = "nDCG@10"
+    seeds: tuple[int, ...] = PAPER_SEEDS
+    k: int = 10  # property tests: a relevant document in the clean top k must stay there
+    max_edits: int = 1  # property tests: edits per variant
+    confidence: float = 0.95
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+KEYS = {"threshold": float, "measure": str, "seeds": tuple, "k": int, "max_edits": int, "confidence": float}
+
+
+def family_configs(table: Mapping[str, Any], *, seeds=None, thresholds=None, measure=None, confidence=None) -> dict[str, FamilyConfig]:
+    """Defaults, overridden by the `[tool.robustest]` table (top-level keys apply to every
+    family, `[tool.robustest.<family>]` to one), overridden by command-line values."""
+    common = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    unknown = set(common) - set(KEYS)
+    unknown |= {k for k, v in table.items() if isinstance(v, dict) and k not in DEFAULT_THRESHOLDS}
+    if unknown:
+        raise RobustestError(
+            f"[tool.robustest] has unknown key(s) {', '.join(sorted(unknown))}; "
+            f"use {', '.join(KEYS)} or a family table ({', '.join(DEFAULT_THRESHOLDS)})"
+        )
+    configs = {}
+    for family, threshold in DEFAULT_THRESHOLDS.items():
+        values = {"threshold": threshold, **_checked(common, "[tool.robustest]"), **_checked(table.get(family, {}), f"[tool.robustest.{family}]")}
+        config = FamilyConfig(family, **values)
+        cli = {k: v for k, v in {"seeds": seeds, "measure": measure, "confidence": confidence}.items() if v is not None}
+        if thresholds and family in thresholds:
+            cli["threshold"] = thresholds[family]
+        configs[family] = replace(config, **cli)
+    return configs
+
+
+def _checked(values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    out = {}
+    for key, value in values.items():
+        if key not in KEYS:
+            raise RobustestError(f"{where}: unknown key {key!r}; use {', '.join(KEYS)}")
+        try:
+            out[key] = tuple(int(v) for v in value) if KEYS[key] is tuple else KEYS[key](value)
+        except (TypeError, ValueError):
+            raise RobustestError(f"{where}: {key} = {value!r} is not a valid {KEYS[key].__name__}") from None
+    if "confidence" in out and not 0 < out["confidence"] < 1:
+        raise RobustestError(f"{where}: confidence = {out['confidence']} must be between 0 and 1")
+    return out
+
+
+def parse_thresholds(value: str) -> dict[str, float]:
+    """`misspelling=0.2,reordering=0.05`."""
+    out = {}
+    for part in str(value).split(","):
+        family, _, number = part.strip().partition("=")
+        if family not in DEFAULT_THRESHOLDS:
+            raise ValueError(f"{family!r} is not a family ({', '.join(DEFAULT_THRESHOLDS)})")
+        try:
+            out[family] = float(number)
+        except ValueError:
+            raise ValueError(f"{part!r}: write FAMILY=NUMBER, e.g. misspelling=0.2") from None
+    return out
+
+
+def parse_seeds(value: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(v) for v in str(value).split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a comma-separated list of integers, e.g. 1999,5,27") from None
+    if not seeds:
+        raise ValueError("no seed given")
+    return seeds
