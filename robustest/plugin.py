@@ -14,7 +14,7 @@ register_profiles()  # before Hypothesis' own plugin reads --hypothesis-profile
 
 SESSION_KEY = pytest.StashKey[RobustestSession]()
 # Tests that request any of these need the model and the data: load both before they run.
-FIXTURES = {"robustest_session", "retriever_under_test", "dataset", "corpus_index", "clean_evaluation"}
+FIXTURES = {"robustest_session", "retriever_under_test", "dataset", "corpus_index", "clean_evaluation", "robustness"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,10 +35,51 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "robustest: a robustness test of the retriever under test")
     cli = {s.name: config.getoption("robustest_opt_" + s.name) for s in SETTINGS}
     ini = {s.name: config.getini(s.ini_key) for s in SETTINGS}
+    for family, what in MARKERS.items():
+        config.addinivalue_line("markers", f"{family}: {what}")
     try:
-        config.stash[SESSION_KEY] = RobustestSession(resolve_settings(cli, ini))
+        config.stash[SESSION_KEY] = RobustestSession(resolve_settings(cli, ini), robustest_table(config))
     except RobustestError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+MARKERS = {
+    "misspelling": "query misspellings (the paper's six character operations)",
+    "reordering": "two words of the query swapped",
+    "synonymizing": "WordNet synonym swaps",
+    "paraphrasing": "model-written paraphrases (needs --paraphraser)",
+    "naturalizing": "lowercased queries without stopwords",
+    "noise": "case, punctuation and whitespace noise",
+    "robustest_property": "a Hypothesis search for a counterexample (xfail unless --properties=strict)",
+}
+
+
+def robustest_table(config: pytest.Config) -> dict:
+    """`[tool.robustest]` of the project's pyproject.toml, if there is one."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    path = config.inipath if config.inipath and config.inipath.name == "pyproject.toml" else config.rootpath / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("robustest", {})
+    except (OSError, ValueError) as exc:
+        raise pytest.UsageError(f"{path} is not readable TOML ({exc})") from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if get_session(config).settings["properties"] == "strict":
+        return
+    from .assertions import RobustnessError
+
+    reason = "a counterexample is expected for real models; the gates decide (--properties=strict to fail)"
+    for item in items:
+        if item.get_closest_marker("robustest_property"):
+            item.add_marker(pytest.mark.xfail(raises=RobustnessError, strict=False, reason=reason))
 
 
 def get_session(config: pytest.Config) -> RobustestSession:
@@ -116,3 +157,9 @@ def corpus_index(robustest_session: RobustestSession):
 def clean_evaluation(robustest_session: RobustestSession):
     """Per-query scores of the unperturbed queries, computed once per run."""
     return robustest_session.clean_evaluation
+
+
+@pytest.fixture(scope="session")
+def robustness(robustest_session: RobustestSession):
+    """Gates and property searches for the shipped suites (see robustest.checks)."""
+    return robustest_session.checks

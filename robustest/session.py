@@ -36,8 +36,16 @@ def dataset_name_hint(spec: str) -> str:
 
 
 class RobustestSession:
-    def __init__(self, settings: dict[str, Any]):
+    def __init__(self, settings: dict[str, Any], robustest_table: dict[str, Any] | None = None):
         self.settings = settings
+        from .checks import Checks
+        from .families import family_configs
+
+        self.families = family_configs(
+            robustest_table or {}, seeds=settings["seeds"], thresholds=settings["thresholds"], measure=None
+        )
+        self.checks = Checks(self)
+        self._clean_extra: dict[str, Evaluation] = {}
         self.cache_dir = cache_root(settings["cache_dir"])
         self.load_options = LoadOptions(
             device=settings["device"],
@@ -111,6 +119,14 @@ class RobustestSession:
             self.effectiveness = self._clean.aggregate()
         return self._clean
 
+    def clean_evaluation_for(self, measure: str) -> Evaluation:
+        """The clean run scored with `measure` (the session's measures are scored once)."""
+        if measure in self.measures:
+            return self.clean_evaluation
+        if measure not in self._clean_extra:
+            self._clean_extra[measure] = self.corpus_index.evaluate(measures=[measure])
+        return self._clean_extra[measure]
+
     def prepare(self) -> None:
         """Load what every robustest test needs, so user mistakes surface before any test runs."""
         self.resolution  # cheap checks first: a typo in --retriever should not wait for the data
@@ -154,7 +170,28 @@ class RobustestSession:
             f"corpus embeddings cache: {cache}" + (f" ({index.cache_path})" if index.cache_path else ""),
         ]
         lines += [f"{m:>12} = {v:.4f}" for m, v in self.effectiveness.items()]
-        return lines + self.extra_lines
+        return lines + self.extra_lines + self.gate_lines()
+
+    def holm_gates(self):
+        from .stats import apply_holm
+
+        return apply_holm(self.checks.gates) if self.checks.gates else []
+
+    def gate_lines(self) -> list[str]:
+        gates = self.holm_gates()
+        if not gates:
+            return []
+        lines = ["", f"{'gate':34} {'drop rate % (mean ± std)':>25} {'95% CI':>18} {'threshold':>9} {'p Holm':>8}  verdict"]
+        for g in gates:
+            lo, hi = g.drop_rate_ci
+            lines.append(
+                f"{g.name:34} {g.drop_rate_mean * 100:>14.2f} ± {g.drop_rate_std * 100:<8.2f} "
+                f"[{lo * 100:6.2f}, {hi * 100:6.2f}] {g.threshold * 100:>8.1f}% {g.p_adjusted:>8.3g}  {g.verdict.value}"
+            )
+        lines += [f"  {g.name}: {g.note}" for g in gates if g.verdict.value == "inconclusive"]
+        for family, example in self.checks.counterexamples.items():
+            lines.append(f"smallest counterexample found ({family}): {example}")
+        return lines
 
     def results(self) -> dict[str, Any]:
         retriever = self.retriever
@@ -174,6 +211,8 @@ class RobustestSession:
             "settings": {k: v for k, v in self.settings.items() if k != "robustest_save"},
             "effectiveness": self.effectiveness,
             "per_query": {m: self._clean.by_query(m) for m in self.measures} if self._clean else {},
+            "gates": [g.as_dict() for g in self.holm_gates()],
+            "counterexamples": dict(self.checks.counterexamples),
             **self.extra_results,
         }
 

@@ -78,6 +78,18 @@ def parse_device(value: str) -> str:
     return str(value)
 
 
+def _lazy(name: str) -> Callable[[str], Any]:
+    """A parser from families.py, imported on use (it pulls in the perturbation package)."""
+
+    def parse(value: str) -> Any:
+        from . import families
+
+        return getattr(families, name)(value)
+
+    parse.__name__ = name
+    return parse
+
+
 def text(value: str) -> str:
     return str(value)
 
@@ -132,6 +144,11 @@ SETTINGS = (
     Setting("effectiveness_floor", None, "fail the effectiveness suite below this score: 0.3 (headline measure) or nDCG@10:0.3", parse_floor, metavar="FLOOR"),
     Setting("allow_download", False, "let the retriever be downloaded from the Hugging Face hub (HF_HUB_OFFLINE still wins)", parse_bool, flag=True),
     Setting("faiss_gpu", False, "search on the GPU (needs a FAISS GPU build)", parse_bool, flag=True),
+    Setting("seeds", None, "perturbation seeds for every family (default: the paper's 1999,5,27,2016,2026)", _lazy("parse_seeds"), metavar="LIST"),
+    Setting("thresholds", None, "gate thresholds on the drop rate, e.g. misspelling=0.2,reordering=0.05 (defaults: see README)", _lazy("parse_thresholds"), metavar="LIST"),
+    Setting("inconclusive", "pass", "what an inconclusive gate does: pass (with a warning) or fail", parse_choice("pass", "fail")),
+    Setting("properties", "report", "property searches: report counterexamples (xfail) or strict (fail)", parse_choice("report", "strict")),
+    Setting("paraphraser", None, "local seq2seq model folder for the paraphrasing family", metavar="PATH"),
     Setting("robustest_save", None, "write the run's results to this JSON file", metavar="PATH"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}

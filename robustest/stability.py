@@ -7,11 +7,11 @@ from the same index, so clean and perturbed runs differ only in the query text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .perturb.protocol import Perturbed, Sampler, perturb_queries
+from .perturb.protocol import Perturbed, perturb_queries
 from .retrieval import CorpusIndex, Evaluation
 
 
@@ -78,10 +78,12 @@ def run_family(
     seeds: Sequence[int],
     measure: str,
     clean: Evaluation,
-    sampler: Sampler | None = None,
+    perturb: Callable[[Mapping[str, str], int], Perturbed] | None = None,
 ) -> FamilyRun:
+    """`perturb(queries, seed)` makes one seed's variants; default: the family's own sampler."""
     queries = {q: t for q, t in zip(clean.qids, clean.texts)}
-    perturbations = tuple(perturb_queries(queries, family, seed, sampler) for seed in seeds)
+    perturb = perturb or (lambda qs, seed: perturb_queries(qs, family, seed))
+    perturbations = tuple(perturb(queries, seed) for seed in seeds)
     pairs = [(v.query_id, v.text) for p in perturbations for v in p.variants]
     evaluation = index.evaluate(pairs, measures=[measure])
     qids = list(clean.qids)

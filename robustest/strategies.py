@@ -25,7 +25,7 @@ from .perturb import typos as T
 from .perturb.wordops import GAPS, CASES, CasePlan, SwapPlan, WhitespacePlan, plan_naturalize, plan_punctuation
 from .perturb.words import split_words
 
-__all__ = ["typos", "swaps", "case_changes", "whitespace", "naturalized", "punctuation_removed", "perturbed_queries", "register_profiles"]
+__all__ = ["typos", "swaps", "synonym_swaps", "case_changes", "whitespace", "naturalized", "punctuation_removed", "perturbed_queries", "plan_batches", "register_profiles"]
 
 
 def _check_edits(min_edits: int, max_edits: int) -> None:
@@ -140,3 +140,28 @@ def perturbed_queries(
 def register_profiles() -> None:
     settings.register_profile("robustest-ci", derandomize=True, deadline=None, print_blob=True, max_examples=50)
     settings.register_profile("robustest-dev", deadline=None, max_examples=100)
+
+
+def synonym_swaps(query: str, *, max_swaps: int = 1) -> st.SearchStrategy:
+    """Replace up to `max_swaps` editable words by WordNet synonyms. Shrinks towards one swap
+    of the first word, by its first synonym in sorted order."""
+    from .perturb.synonyms import SynonymPlan, synonym_candidates
+
+    def build():
+        _check_edits(1, max_swaps)
+        words = split_words(query)
+        options = [(i, c) for i in T.editable_words(query) for c in synonym_candidates(words[i].text)]
+        if not options:
+            raise InvalidArgument(f"no word of {query!r} has a WordNet synonym")
+        swaps = st.lists(st.sampled_from(options), min_size=1, max_size=max_swaps, unique_by=lambda o: o[0])
+        return swaps.map(lambda chosen: SynonymPlan(tuple(sorted(chosen))))
+
+    return st.deferred(build)
+
+
+def plan_batches(queries: Mapping[str, str], plans: Callable[[str], st.SearchStrategy], *, max_size: int = 8) -> st.SearchStrategy:
+    """`(query_id, query, [plan, ...])`: several distinct plans for one query, so a property
+    can encode them in one batch. Shrinks towards one plan of the first query."""
+    return perturbed_queries(queries, plans).flatmap(
+        lambda item: st.lists(plans(item[1]), min_size=1, max_size=max_size, unique=True).map(lambda batch: (item[0], item[1], batch))
+    )

