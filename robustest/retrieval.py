@@ -17,7 +17,7 @@ from .cache import EmbeddingCache
 from .data.types import Dataset
 from .errors import RobustestError
 from .index import DenseSearcher
-from .metrics import per_query
+from .metrics import parse_measures, per_query
 
 DEFAULT_MEASURES = ("nDCG@10",)
 
@@ -47,6 +47,14 @@ class Evaluation:
             if d == doc_id:
                 return rank
         return None
+
+
+def depth_needed(measures: Iterable[str], k: int) -> int:
+    """How deep the runs must go: the largest cutoff when every measure has one (nDCG@10
+    needs 10 documents, not 1000), else k. Scoring 1000 documents per query dominates
+    the time of a perturbation run otherwise."""
+    cutoffs = [m.params.get("cutoff") for m in parse_measures(measures)]
+    return min(k, max(cutoffs)) if cutoffs and all(cutoffs) else k
 
 
 class CorpusIndex:
@@ -95,8 +103,9 @@ class CorpusIndex:
             )
         return vectors
 
-    def retrieve(self, queries: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
-        """Top-k documents for each (query id, text), best first."""
+    def retrieve(self, queries: Sequence[tuple[str, str]], k: int | None = None) -> list[dict[str, float]]:
+        """Top-k documents for each (query id, text), best first (k defaults to the index's)."""
+        k = self.k if k is None else k
         texts = [text for _, text in queries]
         extra = 1 if self.exclude_self_matches else 0
         if isinstance(self.searcher, DenseSearcher):
@@ -105,9 +114,9 @@ class CorpusIndex:
                 raise RobustestError(
                     f"{self.retriever.name}.encode_queries returned shape {vectors.shape}, expected {(len(texts), self.retriever.dimension)}"
                 )
-            scores, indices = self.searcher.search(vectors, self.k + extra)
+            scores, indices = self.searcher.search(vectors, k + extra)
         else:
-            scores, indices = self.searcher.search(texts, self.k + extra)
+            scores, indices = self.searcher.search(texts, k + extra)
         doc_ids = self.dataset.doc_ids
         runs = []
         for (qid, _), row_scores, row_indices in zip(queries, scores, indices):
@@ -119,7 +128,7 @@ class CorpusIndex:
                 if extra and doc_id == qid:  # BEIR: a document never answers itself (ArguAna, Quora)
                     continue
                 run[doc_id] = float(score)
-            runs.append(dict(list(run.items())[: self.k]))
+            runs.append(dict(list(run.items())[:k]))
         return runs
 
     def evaluate(
@@ -134,11 +143,11 @@ class CorpusIndex:
         unknown = sorted({qid for qid, _ in pairs if qid not in self.dataset.qrels})
         if unknown:
             raise RobustestError(f"query ids without judgements in {self.dataset.name}: {', '.join(unknown[:5])}")
-        runs = self.retrieve(pairs)
+        measures = list(measures)
+        runs = self.retrieve(pairs, depth_needed(measures, self.k))
         # ir-measures scores each run under its own id; positions keep repeated query ids apart.
         keys = [str(i) for i in range(len(pairs))]
         qrels = {key: self.dataset.qrels[qid] for key, (qid, _) in zip(keys, pairs)}
-        measures = list(measures)
         values = per_query(qrels, dict(zip(keys, runs)), measures)
         scores = {m: np.array([values[m][key] for key in keys], dtype=np.float64) for m in measures}
         return Evaluation([q for q, _ in pairs], [t for _, t in pairs], runs, scores)
