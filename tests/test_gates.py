@@ -1,0 +1,121 @@
+"""Gates on real runs (MiniLM, a small cranfield): messages, determinism, configuration."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from robustest.assertions import RobustnessError, assert_drop_rate, assert_invariant, assert_rank_stable
+from robustest.cache import EmbeddingCache
+from robustest.data import load_beir
+from robustest.errors import RobustestError
+from robustest.families import DEFAULT_THRESHOLDS, family_configs, parse_thresholds
+from robustest.perturb import PAPER_SEEDS
+from robustest.retrieval import CorpusIndex
+from robustest.stability import run_family
+from robustest.stats import Verdict
+
+SUITES = Path(__file__).resolve().parent.parent / "suites"
+
+
+@pytest.fixture(scope="module")
+def index(minilm, small_cranfield, cache_dir):
+    return CorpusIndex(minilm, load_beir(small_cranfield), cache=EmbeddingCache(cache_dir))
+
+
+@pytest.fixture(scope="module")
+def misspelled(index):
+    return run_family(index, "misspelling", PAPER_SEEDS, "nDCG@10", index.evaluate())
+
+
+def test_family_run_lines_up_clean_and_perturbed_scores(misspelled, index):
+    assert misspelled.perturbed.shape == (5, len(index.dataset.queries))
+    assert misspelled.seeds == PAPER_SEEDS
+    assert sum(len(p.variants) for p in misspelled.perturbations) == misspelled.perturbed.size - misspelled.skipped
+    for perturbed in misspelled.perturbations:
+        for v in perturbed.variants:
+            assert v.text != v.original
+
+
+def test_same_seeds_give_identical_variants_and_verdicts(index, misspelled):
+    again = run_family(index, "misspelling", PAPER_SEEDS, "nDCG@10", index.evaluate())
+    assert [p.variants for p in again.perturbations] == [p.variants for p in misspelled.perturbations]
+    first, second = assert_drop_rate(misspelled, 1.0), assert_drop_rate(again, 1.0)
+    assert first == second and first.verdict is Verdict.PASS
+
+
+def test_a_failing_gate_shows_the_numbers_and_the_worst_queries(misspelled):
+    with pytest.raises(RobustnessError) as failure:
+        assert_drop_rate(misspelled, -0.5)
+    message = str(failure.value)
+    assert message.startswith("misspelling drop rate: FAIL - drop rate of nDCG@10")
+    assert "threshold -50.0%" in message and "95% CI [" in message and "over seeds 1999, 5, 27, 2016, 2026" in message
+    worst = [line for line in message.splitlines() if line.startswith("    [")]
+    assert len(worst) == 5 and all("-> " in line and "rank " in line for line in worst)
+    assert failure.value.gate.verdict is Verdict.FAIL
+
+
+def test_rank_stability_and_invariance(misspelled):
+    gate = assert_rank_stable(misspelled, 10, 1.0)
+    assert gate.name == "misspelling rank stability@10" and 0 <= gate.drop_rate_mean <= 1
+    with pytest.raises(RobustnessError, match="lose more than 0.0 nDCG@10"):
+        assert_invariant(misspelled, 0.0)
+    assert_invariant(misspelled, 1.0)
+
+
+def test_inconclusive_warns_or_fails_as_configured(index):
+    tiny = CorpusIndex(index.retriever, load_beir(index.dataset.source), cache=index.cache)
+    queries = dict(list(tiny.dataset.queries.items())[:4])
+    clean = tiny.evaluate(queries)
+    run = run_family(tiny, "misspelling", PAPER_SEEDS, "nDCG@10", clean)
+    estimate = assert_drop_rate(run, 1.0).drop_rate_mean  # 4 queries: a wide CI around the estimate
+    from robustest.assertions import InconclusiveWarning
+
+    with pytest.warns(InconclusiveWarning, match="inconclusive"):
+        gate = assert_drop_rate(run, estimate + 1e-9)
+    assert gate.verdict is Verdict.INCONCLUSIVE
+    with pytest.raises(RobustnessError, match="INCONCLUSIVE"):
+        assert_drop_rate(run, estimate + 1e-9, inconclusive="fail")
+
+
+def test_family_configuration_layers():
+    table = {"seeds": [1, 2], "misspelling": {"threshold": 0.3, "k": 20}}
+    configs = family_configs(table, thresholds={"reordering": 0.01})
+    assert configs["misspelling"].threshold == 0.3 and configs["misspelling"].k == 20 and configs["misspelling"].seeds == (1, 2)
+    assert configs["reordering"].threshold == 0.01 and configs["naturalizing"].threshold == DEFAULT_THRESHOLDS["naturalizing"]
+    assert family_configs({}, seeds=(7,))["case"].seeds == (7,)
+    with pytest.raises(RobustestError, match="unknown key"):
+        family_configs({"misspelling": {"treshold": 0.3}})
+    with pytest.raises(RobustestError, match="unknown key"):
+        family_configs({"mispelling": {"threshold": 0.3}})
+    with pytest.raises(ValueError, match="not a family"):
+        parse_thresholds("typos=0.2")
+
+
+def test_suites_gate_fails_naming_the_family_and_saves_every_gate(pytester, cache_dir, small_cranfield, tmp_path):
+    pytester.makepyprojecttoml('[tool.robustest]\nseeds = [1999, 5]\n[tool.robustest.reordering]\nthreshold = 0.5\n')
+    out = tmp_path / "run.json"
+    result = pytester.runpytest_subprocess(
+        str(SUITES),
+        "-p", "no:cacheprovider",
+        f"--rootdir={pytester.path}",
+        "-c", str(pytester.path / "pyproject.toml"),
+        f"--dataset={small_cranfield}",
+        f"--cache-dir={cache_dir}",
+        "--thresholds=misspelling=-1",
+        "-m", "(misspelling or reordering) and not robustest_property",
+        f"--robustest-save={out}",
+    )
+    result.assert_outcomes(failed=1, passed=1, deselected=12)
+    result.stdout.fnmatch_lines(
+        [
+            "*misspelling drop rate: FAIL - drop rate of nDCG@10 * over seeds 1999, 5 (threshold -100.0%*",
+            "*worst queries*",
+            "*misspelling drop rate * fail",
+            "*reordering drop rate * pass",
+        ]
+    )
+    saved = json.loads(out.read_text())
+    gates = {g["name"]: g for g in saved["gates"]}
+    assert gates["misspelling drop rate"]["verdict"] == "fail" and gates["reordering drop rate"]["threshold"] == 0.5
+    assert gates["reordering drop rate"]["seeds"] == [1999, 5]
