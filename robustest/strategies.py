@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -25,7 +25,7 @@ from .perturb import typos as T
 from .perturb.wordops import GAPS, CASES, CasePlan, SwapPlan, WhitespacePlan, plan_naturalize, plan_punctuation
 from .perturb.words import split_words
 
-__all__ = ["typos", "swaps", "synonym_swaps", "case_changes", "whitespace", "naturalized", "punctuation_removed", "perturbed_queries", "plan_batches", "register_profiles"]
+__all__ = ["typos", "swaps", "synonym_swaps", "case_changes", "whitespace", "naturalized", "punctuation_removed", "perturbed_queries", "plan_batches", "property_settings", "register_profiles"]
 
 
 def _check_edits(min_edits: int, max_edits: int) -> None:
@@ -165,3 +165,12 @@ def plan_batches(queries: Mapping[str, str], plans: Callable[[str], st.SearchStr
     return perturbed_queries(queries, plans).flatmap(
         lambda item: st.lists(plans(item[1]), min_size=1, max_size=max_size, unique=True).map(lambda batch: (item[0], item[1], batch))
     )
+
+
+def property_settings(**overrides) -> settings:
+    """Settings for property searches that encode with a real model: no per-example
+    deadline, slow generation tolerated. Call it where the test is defined (after pytest has
+    loaded the Hypothesis profile), so `max_examples` and the rest follow the profile."""
+    checks = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+    # One bug per search: a group of distinct failures would not be a RobustnessError.
+    return settings(deadline=None, suppress_health_check=checks, report_multiple_bugs=False, **overrides)

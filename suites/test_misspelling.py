@@ -2,7 +2,6 @@
 stopwords and words under three letters kept, seeds 1999, 5, 27, 2016, 2026."""
 
 import pytest
-from conftest import PROPERTY
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,7 +15,7 @@ def test_misspelling_drop_rate(robustness):
 
 
 @pytest.mark.robustest_property
-@PROPERTY
+@rst.property_settings()
 @given(data=st.data())
 def test_typos_keep_a_relevant_document_in_the_top_k(robustness, data):
     edits = robustness.config("misspelling").max_edits

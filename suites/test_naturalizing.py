@@ -2,7 +2,6 @@
 Deterministic, so every seed gives the same variant and the std over seeds is 0."""
 
 import pytest
-from conftest import PROPERTY
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,7 +15,7 @@ def test_naturalizing_drop_rate(robustness):
 
 
 @pytest.mark.robustest_property
-@PROPERTY
+@rst.property_settings()
 @given(data=st.data())
 def test_keyword_form_keeps_a_relevant_document_in_the_top_k(robustness, data):
     qid, query, plan = data.draw(rst.perturbed_queries(robustness.stable_queries("naturalizing"), rst.naturalized))

@@ -1,7 +1,6 @@
 """Reordering: two words of the query swap places (TextAttack's WordInnerSwapRandom)."""
 
 import pytest
-from conftest import PROPERTY
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,7 +14,7 @@ def test_reordering_drop_rate(robustness):
 
 
 @pytest.mark.robustest_property
-@PROPERTY
+@rst.property_settings()
 @given(data=st.data())
 def test_word_swaps_keep_a_relevant_document_in_the_top_k(robustness, data):
     qid, query, plans = data.draw(rst.plan_batches(robustness.stable_queries("reordering"), rst.swaps))

@@ -2,7 +2,6 @@
 most frequent sense), stopwords and short words kept."""
 
 import pytest
-from conftest import PROPERTY
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,7 +15,7 @@ def test_synonymizing_drop_rate(robustness):
 
 
 @pytest.mark.robustest_property
-@PROPERTY
+@rst.property_settings()
 @given(data=st.data())
 def test_synonyms_keep_a_relevant_document_in_the_top_k(robustness, data):
     qid, query, plans = data.draw(rst.plan_batches(robustness.stable_queries("synonymizing"), rst.synonym_swaps))

@@ -11,7 +11,7 @@ from robustest.cache import EmbeddingCache
 from robustest.data import load_beir
 from robustest.retrieval import CorpusIndex
 
-SUITES = Path(__file__).resolve().parent.parent / "suites"
+EFFECTIVENESS = Path(__file__).resolve().parent.parent / "suites" / "test_effectiveness.py"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def independent_ndcg10(model_dir, beir_dir):
 def test_ndcg_matches_an_independent_computation(pytester, cranfield_dir, minilm_dir, cache_dir, tmp_path):
     out = tmp_path / "run.json"
     result = pytester.runpytest_subprocess(
-        str(SUITES),
+        str(EFFECTIVENESS),
         f"--dataset={cranfield_dir}",
         f"--cache-dir={cache_dir}",
         f"--robustest-save={out}",
