@@ -179,9 +179,7 @@ class RobustestSession:
 
     def gate_lines(self) -> list[str]:
         gates = self.holm_gates()
-        if not gates:
-            return []
-        lines = ["", f"{'gate':34} {'drop rate % (mean ± std)':>25} {'95% CI':>18} {'threshold':>9} {'p Holm':>8}  verdict"]
+        lines = [] if not gates else ["", f"{'gate':34} {'drop rate % (mean ± std)':>25} {'95% CI':>18} {'threshold':>9} {'p Holm':>8}  verdict"]
         for g in gates:
             lo, hi = g.drop_rate_ci
             lines.append(

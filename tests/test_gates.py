@@ -119,3 +119,26 @@ def test_suites_gate_fails_naming_the_family_and_saves_every_gate(pytester, cach
     gates = {g["name"]: g for g in saved["gates"]}
     assert gates["misspelling drop rate"]["verdict"] == "fail" and gates["reordering drop rate"]["threshold"] == 0.5
     assert gates["reordering drop rate"]["seeds"] == [1999, 5]
+
+
+@pytest.mark.parametrize("mode", ["report", "strict"])
+def test_property_search_reports_or_fails_with_the_smallest_counterexample(pytester, cache_dir, small_cranfield, mode):
+    # k = 1: the first relevant document must stay first, which one typo often breaks
+    pytester.makepyprojecttoml("[tool.robustest.misspelling]\nk = 1\nmax_edits = 3\n")
+    result = pytester.runpytest_subprocess(
+        str(SUITES / "test_misspelling.py"),
+        "-p", "no:cacheprovider",
+        f"--rootdir={pytester.path}",
+        "-c", str(pytester.path / "pyproject.toml"),
+        f"--dataset={small_cranfield}",
+        f"--cache-dir={cache_dir}",
+        "-m", "robustest_property",
+        "--hypothesis-profile=robustest-ci",
+        f"--properties={mode}",
+    )
+    if mode == "report":
+        result.assert_outcomes(xfailed=1, deselected=1)
+        result.stdout.fnmatch_lines(["smallest counterexample found (misspelling): misspelling: 1 typo: * (k = 1)"])
+    else:
+        result.assert_outcomes(failed=1, deselected=1)
+        result.stdout.fnmatch_lines(["*RobustnessError: misspelling: 1 typo: * moved the best relevant document of query * from rank 1 to *"])
