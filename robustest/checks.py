@@ -27,6 +27,7 @@ class Checks:
         self._runs: dict[str, FamilyRun] = {}
         self.gates: list[GateResult] = []
         self.counterexamples: dict[str, str] = {}
+        self.guard = None  # the synonym guard, once synonymizing has run
 
     def config(self, family: str) -> FamilyConfig:
         return self.session.families[family]
@@ -34,9 +35,15 @@ class Checks:
     def perturber(self, family: str) -> Callable | None:
         if family == "synonymizing":
             from .perturb.protocol import perturb_queries
-            from .perturb.synonyms import wordnet_sampler
+            from .perturb.synonyms import SemanticGuard, wordnet_sampler
 
             sampler = wordnet_sampler()
+            threshold = self.session.settings["synonym_guard"]
+            if threshold is not None:
+                # The paper keeps a WordNet swap only if the sentence encoder still finds it
+                # close to the query; the guard is the same embedded model for every retriever.
+                self.guard = SemanticGuard.default(threshold)
+                sampler = self.guard.wrap(sampler)
             return lambda queries, seed: perturb_queries(queries, family, seed, sampler)
         if family == "paraphrasing":
             path = self.session.settings["paraphraser"]

@@ -8,7 +8,8 @@ Why these default thresholds (policy, not measurements of any one model):
 - misspelling 0.20: the paper's typos touch ~10% of the words; retrievers trained without
   noise commonly lose 10-30% of nDCG@10 on BEIR under such typos (Penha et al. 2022), so
   losing more than a fifth marks a retriever as fragile rather than ordinary.
-- synonymizing 0.15, paraphrasing 0.20: WordNet synonyms and generated paraphrases do not
+- synonymizing 0.15, paraphrasing 0.20: WordNet synonyms (even behind the semantic guard)
+  and generated paraphrases do not
   always keep the sense, so part of any drop is the perturbation's fault, not the model's.
 - reordering 0.05: swapping two words rarely changes what is asked; a bag-of-words model
   loses nothing, so a dense model should lose little.
@@ -112,3 +113,15 @@ def parse_seeds(value: str) -> tuple[int, ...]:
     if not seeds:
         raise ValueError("no seed given")
     return seeds
+
+
+def parse_guard(value: str) -> float | None:
+    if str(value).strip().lower() in ("off", "none", "no"):
+        return None
+    try:
+        threshold = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a cosine in [-1, 1] or 'off'") from None
+    if not -1 <= threshold <= 1:
+        raise ValueError(f"{value!r} is not a cosine in [-1, 1] or 'off'")
+    return threshold

@@ -187,6 +187,12 @@ class RobustestSession:
                 f"[{lo * 100:6.2f}, {hi * 100:6.2f}] {g.threshold * 100:>8.1f}% {g.p_adjusted:>8.3g}  {g.verdict.value}"
             )
         lines += [f"  {g.name}: {g.note}" for g in gates if g.verdict.value == "inconclusive"]
+        guard = self.checks.guard
+        if guard is not None and guard.accepted + guard.rejected:
+            lines.append(
+                f"synonym guard (embedded MiniLM cosine >= {guard.threshold}): rejected {guard.rejection_rate:.1%} "
+                f"of {guard.accepted + guard.rejected} drawn variants"
+            )
         for family, example in self.checks.counterexamples.items():
             lines.append(f"smallest counterexample found ({family}): {example}")
         return lines
@@ -211,6 +217,11 @@ class RobustestSession:
             "per_query": {m: self._clean.by_query(m) for m in self.measures} if self._clean else {},
             "gates": [g.as_dict() for g in self.holm_gates()],
             "counterexamples": dict(self.checks.counterexamples),
+            "synonym_guard": None if self.checks.guard is None else {
+                "threshold": self.checks.guard.threshold,
+                "accepted": self.checks.guard.accepted,
+                "rejected": self.checks.guard.rejected,
+            },
             **self.extra_results,
         }
 

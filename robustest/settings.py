@@ -148,6 +148,7 @@ SETTINGS = (
     Setting("thresholds", None, "gate thresholds on the drop rate, e.g. misspelling=0.2,reordering=0.05 (defaults: see README)", _lazy("parse_thresholds"), metavar="LIST"),
     Setting("inconclusive", "pass", "what an inconclusive gate does: pass (with a warning) or fail", parse_choice("pass", "fail")),
     Setting("properties", "report", "property searches: report counterexamples (xfail) or strict (fail)", parse_choice("report", "strict")),
+    Setting("synonym_guard", 0.7, "synonymizing keeps a variant only if the embedded MiniLM gives it cosine >= this with the original (the paper: USE >= 0.7); off to disable", _lazy("parse_guard"), metavar="COS|off"),
     Setting("paraphraser", None, "local seq2seq model folder for the paraphrasing family", metavar="PATH"),
     Setting("robustest_save", None, "write the run's results to this JSON file", metavar="PATH"),
 )

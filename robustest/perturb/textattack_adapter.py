@@ -33,7 +33,7 @@ from .typos import MIN_WORD_LENGTH, WORD_FRACTION
 from .words import english_stopwords
 
 INSTALL_HINT = "pip install 'robustest[textattack]'"
-# What `candidates` seeds the global generators with: transformations that draw at random
+# What `textattack_candidates` seeds the global generators with: transformations that draw at random
 # (random_one=True, the letter of substitution and insertion) then give the same answer
 # on every call, which Hypothesis needs of the elements it samples from.
 CANDIDATES_SEED = 0
