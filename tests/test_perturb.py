@@ -187,3 +187,13 @@ def test_invalid_strategy_arguments(make, message):
     strategy = make()  # lazy: nothing raised yet
     with pytest.raises(InvalidArgument, match=message.replace("(", r"\(")):
         strategy.validate()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_is_legal_agrees_with_the_enumerated_edits(real_queries, data):
+    query = data.draw(st.sampled_from(real_queries))
+    word = data.draw(st.sampled_from([w.text for w in split_words(query)]))
+    op = data.draw(st.sampled_from(T.OPS))
+    edit = T.Typo(0, op, data.draw(st.integers(-1, len(word) + 1)), data.draw(st.sampled_from(["", "a", "Q", "1", "ab"])))
+    assert T.is_legal(word, edit) == (edit in T.legal_edits(word, op))

@@ -103,7 +103,15 @@ def typo_word(word: str, edit: Typo) -> str:
 
 
 def is_legal(word: str, edit: Typo) -> bool:
-    return edit.op in OPS and edit in legal_edits(word, edit.op, edit.word)
+    """Constant time (the sampler's hot path): the same answer as `edit in legal_edits(...)`."""
+    if edit.op not in OPS or edit.position not in positions(word, edit.op):
+        return False
+    if edit.op in CHAR_OPS:
+        if len(edit.char) != 1 or edit.char not in chars(word, edit.op, edit.position):
+            return False
+    elif edit.char:
+        return False
+    return typo_word(word, edit) != word
 
 
 def legal_edits(word: str, op: str, index: int = 0) -> list[Typo]:
