@@ -10,7 +10,9 @@ For the default retriever (all-MiniLM-L6-v2) and each dataset:
 
 Loading the model and the dataset happens once, before both, and is reported on its own.
 Throughput: passages/s of the cold corpus encode, queries/s of query encode + search
-(`CorpusIndex.retrieve`, top-k runs included; scoring excluded).
+(`CorpusIndex.retrieve` at the depth `evaluate` asks for, building the runs included;
+scoring excluded). Load averages count this process too, so the results also say how many
+cores other processes kept busy meanwhile (from /proc/stat): above ~0.2, re-run.
 
     python benchmarks/bench_encode_cache.py [--datasets cranfield,default] [--batch-size 32] [--out PATH]
 
@@ -53,15 +55,15 @@ class TimedIndex(CorpusIndex):
         super().__init__(*args, **kwargs)
         self.timings: dict[str, float] = {}
 
-    def _encode_corpus(self, documents):
+    def _encode_corpus(self, *args, **kwargs):
         start = time.perf_counter()
-        vectors = super()._encode_corpus(documents)
+        vectors = super()._encode_corpus(*args, **kwargs)
         self.timings["corpus_encode_s"] = time.perf_counter() - start
         return vectors
 
-    def retrieve(self, queries):
+    def retrieve(self, *args, **kwargs):
         start = time.perf_counter()
-        runs = super().retrieve(queries)
+        runs = super().retrieve(*args, **kwargs)
         self.timings["retrieve_s"] = time.perf_counter() - start
         return runs
 
@@ -128,6 +130,27 @@ def bench_dataset(retriever, name: str) -> dict:
         "warm": warm,
         "speedup": cold["wall_s"] / warm["wall_s"],
     }
+
+
+def busy_cpu_seconds() -> tuple[float, float] | None:
+    """(CPU seconds all processes have used, CPU seconds this one has), from /proc/stat."""
+    import resource
+
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return busy, own.ru_utime + own.ru_stime
+
+
+def other_cores(before, after, wall_s: float) -> float | None:
+    """Cores other processes kept busy on average: above ~0.2 the timings are contended."""
+    if before is None or after is None:
+        return None
+    return max(0.0, ((after[0] - before[0]) - (after[1] - before[1])) / wall_s)
 
 
 def cpu_model() -> str:
@@ -199,6 +222,7 @@ def main(argv=None) -> int:
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
 
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
+    cpu_before, wall_before = busy_cpu_seconds(), time.perf_counter()
     opts = LoadOptions(batch_size=args.batch_size, progress=False)
     start = time.perf_counter()
     resolution = resolve_retriever("default", opts)
@@ -206,11 +230,12 @@ def main(argv=None) -> int:
     model_load_s = time.perf_counter() - start
 
     results = [bench_dataset(retriever, name) for name in names]
+    contention = other_cores(cpu_before, busy_cpu_seconds(), time.perf_counter() - wall_before)
     report = {
         "schema": SCHEMA,
         "benchmark": NAME,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {**machine(), "load_avg_before": load_before},
+        "machine": {**machine(), "load_avg_before": load_before, "other_processes_cores": contention},
         "versions": versions(),
         "retriever": {"spec": "default", "resolved": resolution.label, **retriever.describe()},
         "batch_size": args.batch_size,
@@ -225,6 +250,8 @@ def main(argv=None) -> int:
     print(f"{resolution.label} on {retriever.device}, batch {args.batch_size}, {m['cpu']}, "
           f"{m['cpu_count']} CPUs, torch threads {m['torch_threads']}; model load {model_load_s:.2f} s")
     print(table(results))
+    if contention is not None and contention > 0.2:
+        print(f"warning: other processes kept {contention:.1f} cores busy during the run; the timings are contended")
     print(f"wrote {out}")
     return 0 if any("skipped" not in r for r in results) else 1
 
