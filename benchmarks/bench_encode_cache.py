@@ -80,7 +80,7 @@ def load(name: str):
     if name == "cranfield":
         path = cranfield_path()
         return load_dataset(str(path)) if path.is_dir() else None
-    raise SystemExit(f"unknown dataset {name!r}: use cranfield and/or default")
+    raise ValueError(name)
 
 
 def run_once(retriever, dataset, cache_dir: Path) -> dict:
@@ -220,6 +220,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="results file (default: benchmarks/results/NNNN_encode_cache.json)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    unknown = sorted(set(names) - {"cranfield", "default"})
+    if unknown or not names:
+        parser.error(f"--datasets: unknown {', '.join(unknown) or '(none given)'}; use cranfield and/or default")
 
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     cpu_before, wall_before = busy_cpu_seconds(), time.perf_counter()
