@@ -103,6 +103,9 @@ def assert_rank_stable(
 ) -> GateResult:
     """Of the queries with a relevant document in the clean top k, the share that lose it
     under the perturbation is at most `threshold` (same CI and verdict logic as the drop rate)."""
+    depth = max((len(r) for r in run.evaluation.runs), default=0)
+    if k > depth:
+        raise ValueError(f"rank stability@{k} needs runs {k} deep, but {run.measure} scored only {depth}; use k <= {depth} or a deeper measure")
     clean, perturbed = rank_indicators(run, k)
     gate = evaluate_gate(
         f"{run.family} rank stability@{k}", clean, perturbed, threshold, seeds=run.seeds, family=run.family, measure=f"top-{k} hit", confidence=confidence

@@ -13,7 +13,7 @@ import numpy as np
 from .assertions import RobustnessError, assert_drop_rate, assert_rank_stable
 from .errors import RobustestError
 from .families import FamilyConfig
-from .stability import FamilyRun, best_relevant_rank, run_family
+from .stability import FamilyRun, best_relevant_rank, first_relevant, run_family
 from .stats import GateResult
 
 
@@ -99,23 +99,23 @@ class Checks:
         }
 
     def keeps_relevant_in_top_k(self, family: str, qid: str, query: str, plans: list[Any]) -> None:
-        """Evaluate every plan of one query in one batch; fail naming the worst one if a
+        """Retrieve every plan of one query in one batch; fail naming the worst one if a
         relevant document leaves the top k. `target` steers Hypothesis to the worst plans."""
         from hypothesis import target
 
         cfg = self.config(family)
+        index = self.session.corpus_index
         variants = [plan.apply(query) for plan in plans]
-        evaluation = self.session.corpus_index.evaluate([(qid, v) for v in variants], measures=[cfg.measure])
+        runs = index.retrieve([(qid, query)] + [(qid, v) for v in variants])  # full depth: real ranks
         judged = self.session.dataset.qrels[qid]
-        ranks = [best_relevant_rank(evaluation, i, judged) or len(self.session.dataset.doc_ids) + 1 for i in range(len(plans))]
-        worst = int(np.argmax(ranks))
-        target(float(ranks[worst]), label="worst rank of the best relevant document")
-        if ranks[worst] > cfg.k:
-            clean = self.session.clean_evaluation
-            before = best_relevant_rank(clean, clean.qids.index(qid), judged)
+        before, *ranks = [first_relevant(run, judged) for run in runs]
+        worst = int(np.argmax([r or index.k + 1 for r in ranks]))
+        target(float(ranks[worst] or index.k + 1), label="worst rank of the best relevant document")
+        if ranks[worst] is None or ranks[worst] > cfg.k:
+            after = ranks[worst] or f"beyond {index.k}"
             message = (
                 f"{family}: {plans[worst].describe(query)} moved the best relevant document of query {qid} "
-                f"from rank {before} to {ranks[worst]} (k = {cfg.k})\n  {query!r} -> {variants[worst]!r}"
+                f"from rank {before} to {after} (k = {cfg.k})\n  {query!r} -> {variants[worst]!r}"
             )
             self.counterexamples[family] = message  # the last one recorded is Hypothesis' shrunk example
             raise RobustnessError(message)

@@ -30,6 +30,7 @@ class FamilyRun:
     evaluation: Evaluation  # of all variants, in perturbation order
     clean_evaluation: Evaluation
     qrels: dict[str, dict[str, int]]
+    index: CorpusIndex
 
     @property
     def skipped(self) -> int:
@@ -40,7 +41,6 @@ class FamilyRun:
         document's rank before and after."""
         rows = []
         position = {q: i for i, q in enumerate(self.qids)}
-        clean_at = {q: i for i, q in enumerate(self.clean_evaluation.qids)}
         k = 0
         for perturbed in self.perturbations:
             for variant in perturbed.variants:
@@ -56,20 +56,29 @@ class FamilyRun:
                         "edit": variant.describe(),
                         "before": float(before),
                         "after": float(after),
-                        "rank_before": best_relevant_rank(self.clean_evaluation, clean_at[variant.query_id], self.qrels[variant.query_id]),
-                        "rank_after": best_relevant_rank(self.evaluation, k, self.qrels[variant.query_id]),
                     }
                 )
                 k += 1
         rows.sort(key=lambda r: (r["after"] - r["before"], r["query_id"], r["seed"]))
-        return rows[:n]
+        rows = rows[:n]
+        # Ranks at the index's full depth (the scored runs stop where the measure does).
+        runs = self.index.retrieve([(r["query_id"], t) for r in rows for t in (r["original"], r["variant"])])
+        for r, before, after in zip(rows, runs[::2], runs[1::2]):
+            r["rank_before"] = first_relevant(before, self.qrels[r["query_id"]]) or f">{self.index.k}"
+            r["rank_after"] = first_relevant(after, self.qrels[r["query_id"]]) or f">{self.index.k}"
+        return rows
 
-def best_relevant_rank(evaluation: Evaluation, i: int, judged: dict[str, int]) -> int | None:
-    """1-based rank of the highest-ranked relevant document of the i-th query (None: not retrieved)."""
-    for rank, doc in enumerate(evaluation.runs[i], start=1):
+def first_relevant(run: Mapping[str, float], judged: Mapping[str, int]) -> int | None:
+    """1-based rank of the highest-ranked relevant document in a run (None: not retrieved)."""
+    for rank, doc in enumerate(run, start=1):
         if judged.get(doc, 0) > 0:
             return rank
     return None
+
+
+def best_relevant_rank(evaluation: Evaluation, i: int, judged: dict[str, int]) -> int | None:
+    """`first_relevant` of the i-th query of an evaluation (runs only as deep as its measures)."""
+    return first_relevant(evaluation.runs[i], judged)
 
 
 def run_family(
@@ -95,5 +104,5 @@ def run_family(
             perturbed[s, position[v.query_id]] = evaluation.scores[measure][k]
             k += 1
     return FamilyRun(
-        family, measure, tuple(seeds), qids, clean.scores[measure].copy(), perturbed, perturbations, evaluation, clean, index.dataset.qrels
+        family, measure, tuple(seeds), qids, clean.scores[measure].copy(), perturbed, perturbations, evaluation, clean, index.dataset.qrels, index
     )
