@@ -55,7 +55,7 @@ class FamilyConfig:
 KEYS = {"threshold": float, "measure": str, "seeds": tuple, "k": int, "max_edits": int, "confidence": float}
 
 
-def family_configs(table: Mapping[str, Any], *, seeds=None, thresholds=None, measure=None, confidence=None) -> dict[str, FamilyConfig]:
+def family_configs(table: Mapping[str, Any], *, seeds=None, thresholds=None) -> dict[str, FamilyConfig]:
     """Defaults, overridden by the `[tool.robustest]` table (top-level keys apply to every
     family, `[tool.robustest.<family>]` to one), overridden by command-line values."""
     common = {k: v for k, v in table.items() if not isinstance(v, dict)}
@@ -70,7 +70,7 @@ def family_configs(table: Mapping[str, Any], *, seeds=None, thresholds=None, mea
     for family, threshold in DEFAULT_THRESHOLDS.items():
         values = {"threshold": threshold, **_checked(common, "[tool.robustest]"), **_checked(table.get(family, {}), f"[tool.robustest.{family}]")}
         config = FamilyConfig(family, **values)
-        cli = {k: v for k, v in {"seeds": seeds, "measure": measure, "confidence": confidence}.items() if v is not None}
+        cli = {"seeds": seeds} if seeds is not None else {}
         if thresholds and family in thresholds:
             cli["threshold"] = thresholds[family]
         configs[family] = replace(config, **cli)
@@ -125,3 +125,25 @@ def parse_guard(value: str) -> float | None:
     if not -1 <= threshold <= 1:
         raise ValueError(f"{value!r} is not a cosine in [-1, 1] or 'off'")
     return threshold
+
+
+def parse_family_set(value: str) -> dict[str, dict[str, Any]]:
+    """`misspelling.k=20,reordering.measure=RR@10,case.seeds=1/2`: per-family settings from the
+    command line, in the shape of `[tool.robustest.<family>]` (checked by `family_configs`)."""
+    table: dict[str, dict[str, Any]] = {}
+    for part in str(value).split(","):
+        name, _, raw = part.strip().partition("=")
+        family, _, key = name.partition(".")
+        if not raw or not key:
+            raise ValueError(f"{part!r}: write FAMILY.KEY=VALUE, e.g. misspelling.k=20")
+        if family not in DEFAULT_THRESHOLDS:
+            raise ValueError(f"{family!r} is not a family ({', '.join(DEFAULT_THRESHOLDS)})")
+        table.setdefault(family, {})[key] = raw.split("/") if key == "seeds" else raw
+    return table
+
+
+def merge_tables(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    return merged

@@ -39,11 +39,10 @@ class RobustestSession:
     def __init__(self, settings: dict[str, Any], robustest_table: dict[str, Any] | None = None):
         self.settings = settings
         from .checks import Checks
-        from .families import family_configs
+        from .families import family_configs, merge_tables
 
-        self.families = family_configs(
-            robustest_table or {}, seeds=settings["seeds"], thresholds=settings["thresholds"], measure=None
-        )
+        table = merge_tables(robustest_table or {}, settings["family_set"] or {})
+        self.families = family_configs(table, seeds=settings["seeds"], thresholds=settings["thresholds"])
         self.checks = Checks(self)
         self._clean_extra: dict[str, Evaluation] = {}
         self.cache_dir = cache_root(settings["cache_dir"])

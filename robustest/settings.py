@@ -146,6 +146,7 @@ SETTINGS = (
     Setting("faiss_gpu", False, "search on the GPU (needs a FAISS GPU build)", parse_bool, flag=True),
     Setting("seeds", None, "perturbation seeds for every family (default: the paper's 1999,5,27,2016,2026)", _lazy("parse_seeds"), metavar="LIST"),
     Setting("thresholds", None, "gate thresholds on the drop rate, e.g. misspelling=0.2,reordering=0.05 (defaults: see README)", _lazy("parse_thresholds"), metavar="LIST"),
+    Setting("family_set", None, "per-family settings, e.g. misspelling.k=20,reordering.measure=RR@10 (keys as in [tool.robustest.<family>])", _lazy("parse_family_set"), metavar="LIST"),
     Setting("inconclusive", "pass", "what an inconclusive gate does: pass (with a warning) or fail", parse_choice("pass", "fail")),
     Setting("properties", "report", "property searches: report counterexamples (xfail) or strict (fail)", parse_choice("report", "strict")),
     Setting("synonym_guard", 0.7, "synonymizing keeps a variant only if the embedded MiniLM gives it cosine >= this with the original (the paper: USE >= 0.7); off to disable", _lazy("parse_guard"), metavar="COS|off"),

@@ -25,7 +25,7 @@ from .perturb import typos as T
 from .perturb.wordops import GAPS, CASES, CasePlan, SwapPlan, WhitespacePlan, plan_naturalize, plan_punctuation
 from .perturb.words import split_words
 
-__all__ = ["typos", "swaps", "synonym_swaps", "case_changes", "whitespace", "naturalized", "punctuation_removed", "perturbed_queries", "plan_batches", "property_settings", "register_profiles"]
+__all__ = ["typos", "swaps", "synonym_swaps", "case_changes", "whitespace", "naturalized", "punctuation_removed", "perturbed_queries", "plan_batches", "property_settings", "register_profiles", "textattack"]
 
 
 def _check_edits(min_edits: int, max_edits: int) -> None:
@@ -174,3 +174,20 @@ def property_settings(**overrides) -> settings:
     checks = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
     # One bug per search: a group of distinct failures would not be a RobustnessError.
     return settings(deadline=None, suppress_health_check=checks, report_multiple_bugs=False, **overrides)
+
+
+def textattack(transformation, query: str, *, constraints=()) -> st.SearchStrategy:
+    """Any TextAttack transformation (with its constraints) as a strategy: one of the texts
+    it makes of `query` in one step, as a plan. Build the transformation with
+    `random_one=False` so every candidate is available. Shrinks towards the first candidate
+    in sorted order. Needs `pip install 'robustest[textattack]'`."""
+    from .perturb.textattack_adapter import TextAttackPlan, textattack_candidates, transformation_name
+
+    def build():
+        texts = textattack_candidates(transformation, query, constraints)
+        if not texts:
+            raise InvalidArgument(f"{transformation_name(transformation)} makes no variant of {query!r}")
+        name = transformation_name(transformation)
+        return st.sampled_from(texts).map(lambda text: TextAttackPlan(text, name, query))
+
+    return st.deferred(build)

@@ -9,7 +9,7 @@ from robustest.assertions import RobustnessError, assert_drop_rate, assert_invar
 from robustest.cache import EmbeddingCache
 from robustest.data import load_beir
 from robustest.errors import RobustestError
-from robustest.families import DEFAULT_THRESHOLDS, family_configs, parse_thresholds
+from robustest.families import DEFAULT_THRESHOLDS, family_configs, merge_tables, parse_family_set, parse_thresholds
 from robustest.perturb import PAPER_SEEDS
 from robustest.retrieval import CorpusIndex
 from robustest.stability import run_family
@@ -90,6 +90,12 @@ def test_family_configuration_layers():
         family_configs({"mispelling": {"threshold": 0.3}})
     with pytest.raises(ValueError, match="not a family"):
         parse_thresholds("typos=0.2")
+    cli = parse_family_set("misspelling.k=20,misspelling.measure=RR@10,case.seeds=1/2")
+    merged = family_configs(merge_tables({"misspelling": {"k": 5, "threshold": 0.3}}, cli))
+    assert (merged["misspelling"].k, merged["misspelling"].measure, merged["misspelling"].threshold) == (20, "RR@10", 0.3)
+    assert merged["case"].seeds == (1, 2)
+    with pytest.raises(ValueError, match="FAMILY.KEY=VALUE"):
+        parse_family_set("misspelling=3")
 
 
 def test_suites_gate_fails_naming_the_family_and_saves_every_gate(pytester, cache_dir, small_cranfield, tmp_path):

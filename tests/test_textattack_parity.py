@@ -292,3 +292,27 @@ def test_prepare_textattack_offline_in_a_fresh_process(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == str(tmp_path / "cache" / "nltk_data" / "corpora" / "stopwords" / "english")
+
+
+def test_a_textattack_transformation_as_a_strategy_shrinks_to_its_first_candidate():
+    from hypothesis import find
+    from textattack.transformations import WordSwapRandomCharacterDeletion
+
+    from robustest import strategies as rst
+
+    query = "heat transfer in laminar flow"
+    strategy = rst.textattack(WordSwapRandomCharacterDeletion(random_one=False), query)
+    plan = find(strategy, lambda p: True)
+    every = rst_candidates(query)
+    assert len(every) == sum(len(w) for w in query.split())  # one per character: no doubled letters
+    assert plan.apply(query) == min(every) and plan.transformation_name == "WordSwapRandomCharacterDeletion"
+    with pytest.raises(ValueError, match="made for"):
+        plan.apply("another query")
+
+
+def rst_candidates(query):
+    from textattack.transformations import WordSwapRandomCharacterDeletion
+
+    from robustest.perturb.textattack_adapter import textattack_candidates
+
+    return textattack_candidates(WordSwapRandomCharacterDeletion(random_one=False), query)
