@@ -164,7 +164,7 @@ class RobustestSession:
         lines = [
             f"retriever: {self.resolution.label} (fingerprint {short(self.retriever.fingerprint)})",
             f"dataset: {ds.name} [{ds.split}] {len(ds.doc_ids)} documents, {len(ds.queries)} queries"
-            + (f", {ds.dropped_queries} unjudged queries dropped" if ds.dropped_queries else "")
+            + (f", {ds.dropped_queries} queries without {ds.split} judgements left out" if ds.dropped_queries else "")
             + "".join(f"; {n}" for n in ds.notes),
             f"corpus embeddings cache: {cache}" + (f" ({index.cache_path})" if index.cache_path else ""),
         ]
