@@ -28,11 +28,19 @@ class Checks:
         self.gates: list[GateResult] = []
         self.counterexamples: dict[str, str] = {}
         self.guard = None  # the synonym guard, once synonymizing has run
+        self._perturbers: dict[str, Callable | None] = {}
 
     def config(self, family: str) -> FamilyConfig:
         return self.session.families[family]
 
     def perturber(self, family: str) -> Callable | None:
+        """How this run makes one seed's variants of `family` (None: the family's own sampler).
+        Built once: the synonym guard and a paraphrase model take seconds to load."""
+        if family not in self._perturbers:
+            self._perturbers[family] = self._build_perturber(family)
+        return self._perturbers[family]
+
+    def _build_perturber(self, family: str) -> Callable | None:
         if family == "synonymizing":
             from .perturb.protocol import perturb_queries
             from .perturb.synonyms import SemanticGuard, wordnet_sampler
