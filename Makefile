@@ -35,7 +35,7 @@ demo: install
 	$(BIN)/pytest suites/
 
 test: install
-	$(BIN)/pytest tests/
+	$(BIN)/pytest tests/ --durations=15
 
 bench: install
 	$(BIN)/python benchmarks/bench_encode_cache.py

@@ -156,11 +156,14 @@ def test_default_run_needs_no_options(pytester, cache_dir, monkeypatch):
     outcomes = result.parseoutcomes()
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert outcomes.get("passed", 0) >= 8 and "failed" not in outcomes
+    # property searches report by default: xfail with a counterexample, xpass without one
+    assert outcomes.get("xfailed", 0) + outcomes.get("xpassed", 0) == 4
     result.stdout.fnmatch_lines(
         [
             "*dataset: wordnet-senses [[]test[]] * documents, 300 queries*",
             "*nDCG@10 = 0.*",
             "gate * drop rate % (mean ± std) * verdict",
             "misspelling drop rate *",
+            "smallest counterexample found (*",
         ]
     )
