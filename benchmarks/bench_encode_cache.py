@@ -25,7 +25,6 @@ import argparse
 import gc
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -33,6 +32,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+from common import cpu_model, cranfield_path, next_results_path  # noqa: E402
 
 from robustest import __version__  # noqa: E402
 from robustest.cache import EmbeddingCache  # noqa: E402
@@ -44,7 +45,6 @@ from robustest.retrievers.resolve import LoadOptions, resolve_retriever  # noqa:
 
 SCHEMA = 1
 NAME = "encode_cache"
-RESULTS_DIR = REPO / "benchmarks" / "results"
 MEASURE = "nDCG@10"
 
 
@@ -67,10 +67,6 @@ class TimedIndex(CorpusIndex):
         self.timings["retrieve_s"] = time.perf_counter() - start
         return runs
 
-
-def cranfield_path() -> Path:
-    root = os.environ.get("ROBUSTEST_DATA_DIR") or REPO.parent / "shared" / "data"
-    return Path(root).expanduser() / "cranfield"
 
 
 def load(name: str):
@@ -153,15 +149,6 @@ def other_cores(before, after, wall_s: float) -> float | None:
     return max(0.0, ((after[0] - before[0]) - (after[1] - before[1])) / wall_s)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
 
 def machine() -> dict:
     import torch
@@ -191,11 +178,6 @@ def versions() -> dict:
         "numpy": numpy.__version__,
     }
 
-
-def next_results_path(folder: Path = RESULTS_DIR) -> Path:
-    """folder/NNNN_encode_cache.json, one past the highest number there (like pytest-benchmark)."""
-    numbers = [int(m.group(1)) for p in folder.glob("*.json") if (m := re.match(r"(\d{4})_", p.name))]
-    return folder / f"{max(numbers, default=0) + 1:04d}_{NAME}.json"
 
 
 def table(results: list[dict]) -> str:
@@ -245,7 +227,7 @@ def main(argv=None) -> int:
         "model_load_s": model_load_s,
         "results": results,
     }
-    out = args.out or next_results_path()
+    out = args.out or next_results_path(NAME)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, report)
 

@@ -29,13 +29,14 @@ import gc
 import os
 import platform
 import random
-import re
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+from common import cpu_model, cranfield_path, next_results_path  # noqa: E402
 
 from robustest import __version__  # noqa: E402
 from robustest.data import load_beir  # noqa: E402
@@ -46,13 +47,8 @@ from robustest.perturb.words import split_words  # noqa: E402
 
 SCHEMA = 1
 NAME = "misspelling"
-RESULTS_DIR = REPO / "benchmarks" / "results"
 TARGET_RATIO = 20.0
 
-
-def cranfield_path() -> Path:
-    root = os.environ.get("ROBUSTEST_DATA_DIR") or REPO.parent / "shared" / "data"
-    return Path(root).expanduser() / "cranfield"
 
 
 def real_queries(n: int) -> tuple[dict[str, str], dict[str, int]]:
@@ -146,20 +142,6 @@ def summary(variants: dict[str, str], seconds: float, queries: dict[str, str]) -
     }
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def next_results_path(folder: Path = RESULTS_DIR) -> Path:
-    """folder/NNNN_misspelling.json, one past the highest number there (like pytest-benchmark)."""
-    numbers = [int(m.group(1)) for p in folder.glob("*.json") if (m := re.match(r"(\d{4})_", p.name))]
-    return folder / f"{max(numbers, default=0) + 1:04d}_{NAME}.json"
 
 
 def main(argv=None) -> int:
@@ -220,7 +202,7 @@ def main(argv=None) -> int:
         "ratio": ratio,
         "target_ratio": TARGET_RATIO,
     }
-    out = args.out or next_results_path()
+    out = args.out or next_results_path(NAME)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, report)
 

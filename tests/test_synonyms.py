@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from robustest.errors import RobustestError
 from robustest.perturb import synonyms as S
-from robustest.perturb.base import NoLegalEdit, rng_for
+from robustest.perturb.base import NoLegalEdit
 from robustest.perturb.protocol import SAMPLERS, perturb_queries
 from robustest.perturb.typos import words_to_change
 from robustest.perturb.words import english_stopwords, split_words
