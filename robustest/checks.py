@@ -77,18 +77,17 @@ class Checks:
     def gate(self, family: str) -> GateResult:
         """The population gate: drop rate at most the family's threshold."""
         cfg = self.config(family)
-        mode = self.session.settings["inconclusive"]
-        try:
-            return self._record(assert_drop_rate(self.run(family), cfg.threshold, confidence=cfg.confidence, inconclusive=mode))
-        except RobustnessError as failure:
-            self._record(failure.gate)
-            raise
+        return self._checked(assert_drop_rate, family, cfg.threshold)
 
     def rank_stability(self, family: str, threshold: float) -> GateResult:
+        return self._checked(assert_rank_stable, family, self.config(family).k, threshold)
+
+    def _checked(self, assertion: Callable[..., GateResult], family: str, *args) -> GateResult:
+        """Run one gate assertion on the family's run; record its result, passed or failed."""
         cfg = self.config(family)
         mode = self.session.settings["inconclusive"]
         try:
-            return self._record(assert_rank_stable(self.run(family), cfg.k, threshold, confidence=cfg.confidence, inconclusive=mode))
+            return self._record(assertion(self.run(family), *args, confidence=cfg.confidence, inconclusive=mode))
         except RobustnessError as failure:
             self._record(failure.gate)
             raise
