@@ -4,6 +4,8 @@
     robustest dataset default     build (once) the embedded default collection, print its folder
     robustest presets             list the paper's retriever presets
     robustest evaluate [options]  clean effectiveness of a retriever on a dataset
+    robustest report RUN.json --html OUT.html [--baseline BASE.json]
+                                  an HTML report (tables, plots) of a saved run
 
 `evaluate` takes the same options as the pytest plugin (built from one settings table).
 User mistakes end in one line on stderr and exit status 2.
@@ -38,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("presets", help="list the retriever presets")
     evaluate = commands.add_parser("evaluate", help="clean effectiveness of a retriever on a dataset")
     add_setting_options(evaluate)
+    report = commands.add_parser("report", help="write an HTML report of a run saved with --robustest-save")
+    report.add_argument("run", metavar="RUN.json", help="a run saved with --robustest-save")
+    report.add_argument("--html", required=True, metavar="OUT.html", help="where to write the report")
+    report.add_argument("--baseline", default=None, metavar="BASE.json", help="a saved run to show beside it")
     return parser
 
 
@@ -70,6 +76,16 @@ def run(args: argparse.Namespace) -> int:
             print(line)
         if values["robustest_save"]:
             print(f"results saved to {session.save(values['robustest_save'])}")
+        if values["robustest_html"]:
+            from .report import write_html
+
+            print(f"HTML report written to {write_html(session.results(), values['robustest_html'])}")
+    elif args.command == "report":
+        from .report import read_run, write_html
+
+        run = read_run(args.run)
+        baseline = read_run(args.baseline) if args.baseline else None
+        print(f"HTML report written to {write_html(run, args.html, baseline)}")
     return 0
 
 

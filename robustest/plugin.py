@@ -109,9 +109,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         except RobustestError as exc:
             session.config.stash[SAVE_ERROR] = str(exc)
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+    html = rs.settings["robustest_html"]
+    if html and rs.measured:
+        from .report import write_html
+
+        try:
+            write_html(rs.results(), html)
+        except RobustestError as exc:
+            session.config.stash[HTML_ERROR] = str(exc)
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 SAVE_ERROR = pytest.StashKey[str]()
+HTML_ERROR = pytest.StashKey[str]()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
@@ -127,6 +137,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         terminalreporter.line(f"ERROR: results not saved: {config.stash[SAVE_ERROR]}", red=True)
     elif path:
         terminalreporter.line(f"results saved to {path}")
+    html = rs.settings["robustest_html"]
+    if HTML_ERROR in config.stash:
+        terminalreporter.line(f"ERROR: HTML report not written: {config.stash[HTML_ERROR]}", red=True)
+    elif html:
+        terminalreporter.line(f"HTML report written to {html}")
 
 
 @pytest.fixture(scope="session")

@@ -152,6 +152,7 @@ SETTINGS = (
     Setting("synonym_guard", 0.7, "synonymizing keeps a variant only if the embedded MiniLM gives it cosine >= this with the original (the paper: USE >= 0.7); off to disable", _lazy("parse_guard"), metavar="COS|off"),
     Setting("paraphraser", None, "local seq2seq model folder for the paraphrasing family", metavar="PATH"),
     Setting("robustest_save", None, "write the run's results to this JSON file", metavar="PATH"),
+    Setting("robustest_html", None, "write an HTML report of the run (tables and plots, one self-contained file) to this path", metavar="PATH"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

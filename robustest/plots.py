@@ -1,0 +1,118 @@
+"""The report's plots, each returned as a PNG `data:` URI so the HTML file stands alone.
+
+Figures are built with matplotlib's object API on the Agg canvas (no pyplot): no display, no
+global figure state, safe inside a pytest session or a CI job without a screen.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Mapping, Sequence
+
+import numpy as np
+
+# Colours: this run, the baseline (grey, so the eye goes to the run), and the diagonal.
+RUN_COLOUR = "#2f6db5"
+BASELINE_COLOUR = "#9a9a9a"
+DIAGONAL_COLOUR = "#c0392b"
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def to_data_uri(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and population std (ddof=0, as the paper reports over seeds)."""
+    a = np.asarray([v for v in values if v is not None], dtype=float)
+    if not len(a):
+        return float("nan"), 0.0
+    return float(a.mean()), float(a.std())
+
+
+def drop_rate_bars(run: Mapping[str, Sequence[float]], baseline: Mapping[str, Sequence[float]] | None = None) -> str:
+    """Drop rate (%) per family, mean over seeds with ±1 std error bars; with a baseline,
+    paired bars per family (baseline left, this run right)."""
+    families = list(run) + [f for f in (baseline or {}) if f not in run]
+    fig = _figure(max(4.5, 1.1 * len(families) + 2), 3.6)
+    ax = fig.add_subplot()
+    x = np.arange(len(families))
+    series = [("this run", run, RUN_COLOUR)]
+    if baseline is not None:
+        series = [("baseline", baseline, BASELINE_COLOUR)] + series
+    width = 0.8 / len(series)
+    for j, (label, rates, colour) in enumerate(series):
+        stats = [_mean_std(rates.get(f, ())) for f in families]
+        means = [100 * m for m, _ in stats]
+        stds = [100 * s for _, s in stats]
+        offset = (j - (len(series) - 1) / 2) * width
+        bars = ax.bar(x + offset, means, width, yerr=stds, capsize=4, color=colour, label=label, edgecolor="black", linewidth=0.5)
+        for bar, m, s in zip(bars, means, stds):
+            if np.isfinite(m):  # the value above its error bar, where it cannot be covered
+                ax.annotate(f"{m:.1f}", (bar.get_x() + bar.get_width() / 2, max(m + s, 0)), ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+    ax.axhline(0, color="black", linewidth=0.8)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + 0.12 * (high - low))  # room for the labels above the error bars
+    ax.set_xticks(x, families, rotation=20 if len(families) > 4 else 0)
+    ax.set_ylabel("drop rate (%)")
+    ax.set_title("Drop rate per perturbation family (mean ± std over seeds)")
+    ax.grid(axis="y", alpha=0.3)
+    if baseline is not None:
+        ax.legend(frameon=False)
+    return to_data_uri(fig)
+
+
+def clean_vs_perturbed(clean: Sequence[float], perturbed: Sequence[float], family: str, measure: str) -> str:
+    """One point per query: clean score against its perturbed score (mean over seeds).
+    Points under the diagonal are queries the perturbation hurt."""
+    fig = _figure(3.8, 3.8)
+    ax = fig.add_subplot()
+    c = np.asarray(clean, dtype=float)
+    p = np.asarray(perturbed, dtype=float)
+    top = max(1.0, float(np.nanmax(np.concatenate([c, p]))) if len(c) else 1.0)
+    ax.plot([0, top], [0, top], color=DIAGONAL_COLOUR, linewidth=1, linestyle="--", label="no change")
+    ax.scatter(c, p, s=14, alpha=0.6, color=RUN_COLOUR, edgecolors="none")
+    ax.set_xlim(-0.02 * top, 1.02 * top)
+    ax.set_ylim(-0.02 * top, 1.02 * top)
+    ax.set_aspect("equal")
+    ax.set_xlabel(f"clean {measure}")
+    ax.set_ylabel(f"perturbed {measure} (mean over seeds)")
+    below = int(np.sum(p < c))
+    ax.set_title(f"{family}: {below} of {len(c)} queries lower", fontsize=10)
+    ax.grid(alpha=0.3)
+    return to_data_uri(fig)
+
+
+def asr_chart(attacks: Mapping[str, Mapping]) -> str:
+    """ASR@k per attack: grouped bars over k with ±1 std over seeds."""
+    ks = sorted({k for a in attacks.values() for k in (a.get("asr") or {})}, key=lambda k: float(k))
+    fig = _figure(max(4.5, 1.2 * len(ks) + 2), 3.4)
+    ax = fig.add_subplot()
+    x = np.arange(len(ks))
+    width = 0.8 / max(1, len(attacks))
+    palette = [RUN_COLOUR, "#e67e22", "#27ae60", "#8e44ad", BASELINE_COLOUR]
+    for j, (name, attack) in enumerate(attacks.items()):
+        asr, std = attack.get("asr") or {}, attack.get("asr_std") or {}
+        means = [100 * float(asr.get(k, np.nan)) for k in ks]
+        errs = [100 * float(std.get(k) or 0.0) for k in ks]
+        label = name + (f" (N = {attack['n_passages']})" if attack.get("n_passages") is not None else "")
+        offset = (j - (len(attacks) - 1) / 2) * width
+        ax.bar(x + offset, means, width, yerr=errs, capsize=4, color=palette[j % len(palette)], label=label, edgecolor="black", linewidth=0.5)
+    ax.set_xticks(x, [f"ASR@{k}" for k in ks])
+    ax.set_ylabel("ASR@k (%): queries with an\nadversarial passage in the top k", fontsize=9)
+    ax.set_ylim(0, 100)
+    ax.set_title("Corpus poisoning: attack success rate")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    return to_data_uri(fig)

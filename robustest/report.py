@@ -1,0 +1,453 @@
+"""One self-contained HTML report of a saved run: tables, and plots as inline PNGs.
+
+`write_html(run, path, baseline=None)` takes the run as saved by `--robustest-save` (a plain
+dict, see robustest/runs.py) and writes a single file with no external resources: CSS inline,
+plots as base64 `data:` URIs (robustest/plots.py). Every section reads only the keys it needs
+and is left out when they are missing, so a run of the effectiveness suite alone still makes a
+report. Query texts are user data: everything printed goes through `html.escape`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .errors import RobustestError
+from .files import atomic_write
+from .fingerprints import short
+
+WORST_QUERIES = 10
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1180px;color:#222;padding:0 16px}
+h1{font-size:1.5em;margin-bottom:4px}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
+h3{font-size:1.02em;margin:18px 0 6px}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:0.9em}
+th,td{border:1px solid #d5d5d5;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f5f8}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.meta td:first-child{font-weight:600;background:#fafafa}
+.verdict{font-weight:700;border-radius:3px;padding:1px 6px;color:#fff;white-space:nowrap}
+.pass{background:#2e8b57}.fail{background:#c0392b}.inconclusive{background:#d68910}.other{background:#777}
+.plots{display:flex;flex-wrap:wrap;gap:12px}.plots img{border:1px solid #eee;max-width:100%}
+.text{max-width:360px;word-break:break-word}mark{background:#ffe08a;padding:0 1px}.muted{color:#777}code{font-size:0.92em}
+"""
+
+# Marks <body data-images-ok="yes"> once every plot has decoded: a headless browser can
+# then check the page with --dump-dom alone (tests/test_report.py does).
+IMAGE_CHECK = """
+window.addEventListener("load",function(){var imgs=Array.prototype.slice.call(document.images);
+var ok=imgs.every(function(i){return i.complete&&i.naturalWidth>0;});
+document.body.setAttribute("data-images",String(imgs.length));
+document.body.setAttribute("data-images-ok",ok?"yes":"no");});
+"""
+
+
+def read_run(path: str | Path) -> dict:
+    """A saved run as a dict; robustest.runs.load_run validates it when that module exists."""
+    try:
+        from .runs import load_run
+    except ImportError:
+        load_run = None
+    if load_run is not None:
+        return load_run(path)
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RobustestError(f"cannot read run file {path} ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise RobustestError(f"run file {path} is not valid JSON ({exc}); save it again with --robustest-save") from None
+    if not isinstance(value, dict):
+        raise RobustestError(f"run file {path} does not hold a saved run (a JSON object); save it again with --robustest-save")
+    return value
+
+
+def write_html(run: Mapping[str, Any], path: str | Path, baseline: Mapping[str, Any] | None = None) -> Path:
+    path = Path(path)
+    page = render_html(run, baseline).encode("utf-8")
+    atomic_write(path, lambda f: f.write(page))
+    return path
+
+
+def render_html(run: Mapping[str, Any], baseline: Mapping[str, Any] | None = None) -> str:
+    sections = [
+        header(run, baseline),
+        effectiveness_section(run, baseline),
+        gates_section(run.get("gates")),
+        drop_rate_section(run, baseline),
+        comparison_section(run.get("comparison")),
+        scatter_section(run.get("families")),
+        worst_section(run),
+        poisoning_section(run.get("poisoning")),
+        geometry_section(run.get("geometry"), (baseline or {}).get("geometry")),
+    ]
+    title = f"robustest report: {retriever_label(run)} on {dataset_label(run)}"
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{esc(title)}</title><style>{CSS}</style><script>{IMAGE_CHECK}</script></head>\n<body>\n"
+        + "\n".join(s for s in sections if s)
+        + "\n</body></html>\n"
+    )
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def num(value: Any, digits: int = 4) -> str:
+    return f"{value:.{digits}f}" if is_number(value) else "–"
+
+
+def pct(value: Any, digits: int = 2) -> str:
+    return f"{100 * value:.{digits}f}" if is_number(value) else "–"
+
+
+def ci_text(ci: Any, scale: float = 100, digits: int = 2) -> str:
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(is_number(v) for v in ci):
+        return f"[{ci[0] * scale:.{digits}f}, {ci[1] * scale:.{digits}f}]"
+    return "–"
+
+
+def verdict_badge(verdict: Any) -> str:
+    text = str(verdict or "–")
+    kind = text if text in ("pass", "fail", "inconclusive") else "other"
+    return f'<span class="verdict {kind}">{esc(text)}</span>'
+
+
+def table(head: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "") -> str:
+    """Cells are HTML already (escape them before); headers are escaped here."""
+    out = [f'<table class="{cls}">' if cls else "<table>", "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"]
+    out += ["<tr>" + "".join(rows_cell(c) for c in row) + "</tr>" for row in rows]
+    return "\n".join(out + ["</table>"])
+
+
+def rows_cell(cell: str) -> str:
+    # Cells starting with "<td" carry their own class; others are plain.
+    return cell if cell.startswith("<td") else f"<td>{cell}</td>"
+
+
+def ncell(text: str) -> str:
+    return f'<td class="num">{text}</td>'
+
+
+def image(uri: str, alt: str) -> str:
+    return f'<img src="{uri}" alt="{esc(alt)}">'
+
+
+def retriever_label(run: Mapping) -> str:
+    r = run.get("retriever") or {}
+    return str(r.get("resolved") or r.get("name") or r.get("spec") or "unknown retriever")
+
+
+def dataset_label(run: Mapping) -> str:
+    d = run.get("dataset") or {}
+    return f"{d.get('name', 'unknown dataset')} [{d.get('split', '?')}]"
+
+
+# -- sections --------------------------------------------------------------------------------
+
+
+def header(run: Mapping, baseline: Mapping | None) -> str:
+    r, d = run.get("retriever") or {}, run.get("dataset") or {}
+    rows = [
+        ("retriever", esc(retriever_label(run)) + (f' <span class="muted">({esc(r["spec"])})</span>' if r.get("spec") and r.get("spec") != retriever_label(run) else "")),
+        ("fingerprint", f"<code>{esc(short(str(r.get('fingerprint', ''))))}</code>"),
+        ("dataset", esc(d.get("name", "")) + (f' <span class="muted">{esc(d.get("source"))}</span>' if d.get("source") else "")),
+        ("split", esc(d.get("split", ""))),
+        ("size", f"{esc(d.get('documents', '?'))} documents, {esc(d.get('queries', '?'))} queries"),
+        ("robustest", esc(run.get("robustest_version", ""))),
+        ("created", esc(run.get("created", ""))),
+    ]
+    for key in ("pooling", "dtype", "device", "similarity", "max_length"):
+        if r.get(key) is not None:
+            rows.append((key, esc(r[key])))
+    if baseline is not None:
+        br = baseline.get("retriever") or {}
+        rows.append(
+            ("baseline", f"{esc(retriever_label(baseline))} <code>{esc(short(str(br.get('fingerprint', ''))))}</code>, created {esc(baseline.get('created', '?'))}")
+        )
+    body = "\n".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>" for k, v in rows)
+    return f"<h1>robustest report</h1>\n<table class=\"meta\">\n{body}\n</table>"
+
+
+def effectiveness_section(run: Mapping, baseline: Mapping | None) -> str:
+    values = run.get("effectiveness") or {}
+    if not values:
+        return ""
+    base = (baseline or {}).get("effectiveness") or {}
+    head = ["measure", "clean (this run)"] + (["baseline", "difference"] if base else [])
+    rows = []
+    for measure, value in values.items():
+        row = [esc(measure), ncell(num(value))]
+        if base:
+            b = base.get(measure)
+            row += [ncell(num(b)), ncell(f"{value - b:+.4f}" if is_number(value) and is_number(b) else "–")]
+        rows.append(row)
+    return "<h2>Effectiveness (clean queries)</h2>\n" + table(head, rows)
+
+
+def gates_section(gates: Any) -> str:
+    if not gates:
+        return ""
+    rows = []
+    for g in gates:
+        p = g.get("p_adjusted", g.get("p_value"))
+        rows.append(
+            [
+                esc(g.get("name", "")),
+                esc(g.get("family", "")),
+                esc(g.get("measure", "")),
+                ncell(f"{pct(g.get('drop_rate_mean'))} ± {pct(g.get('drop_rate_std'))}"),
+                ncell(ci_text(g.get("drop_rate_ci"))),
+                ncell(pct(g.get("threshold"), 1) + "%"),
+                ncell(f"{p:.3g}" if is_number(p) else "–"),
+                verdict_badge(g.get("verdict")),
+            ]
+        )
+    head = ["gate", "family", "measure", "drop rate % (mean ± std)", "95% CI (%)", "threshold", "p (Holm)", "verdict"]
+    notes = [f"<li>{esc(g.get('name', ''))}: {esc(g['note'])}</li>" for g in gates if g.get("note") and g.get("verdict") != "pass"]
+    return "<h2>Gates</h2>\n" + table(head, rows) + (f"\n<ul>{''.join(notes)}</ul>" if notes else "")
+
+
+def seed_drop_rates(run: Mapping | None) -> dict[str, list[float]]:
+    """Per family, the drop rate of each seed: from `families`, else from the gates."""
+    out: dict[str, list[float]] = {}
+    for family, f in ((run or {}).get("families") or {}).items():
+        if f.get("drop_rates"):
+            out[family] = [v for v in f["drop_rates"] if is_number(v)]
+    for g in (run or {}).get("gates") or []:
+        family = g.get("family")
+        if family and family not in out and g.get("seed_drop_rates"):
+            out[family] = [v for v in g["seed_drop_rates"] if is_number(v)]
+    return out
+
+
+def drop_rate_section(run: Mapping, baseline: Mapping | None) -> str:
+    rates = seed_drop_rates(run)
+    if not rates:
+        return ""
+    from .plots import drop_rate_bars
+
+    base = seed_drop_rates(baseline) if baseline is not None else None
+    caption = "Bars: mean drop rate over seeds; error bars: population std over seeds (as in the paper's charts)."
+    if base is not None:
+        caption += " Grey: the baseline run; blue: this run."
+    return (
+        "<h2>Drop rate per family</h2>\n"
+        f'<div class="plots">{image(drop_rate_bars(rates, base), "drop rate per family")}</div>\n<p class="muted">{esc(caption)}</p>'
+    )
+
+
+def comparison_rows(comparison: Any) -> list[dict]:
+    """Per-family rows from a comparison block, whatever its exact shape: a list of rows,
+    {"families": {family: row}}, {"rows"/"gates"/...: [rows]}, or {family: row}."""
+    if isinstance(comparison, list):
+        return [r for r in comparison if isinstance(r, dict)]
+    if not isinstance(comparison, dict):
+        return []
+    families = comparison.get("families")
+    if isinstance(families, dict):
+        return [{"family": f, **r} if isinstance(r, dict) else {"family": f, "value": r} for f, r in families.items()]
+    if isinstance(families, list):
+        return [r for r in families if isinstance(r, dict)]
+    for value in comparison.values():
+        if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+            return value
+    return [{"family": f, **r} for f, r in comparison.items() if isinstance(r, dict)]
+
+
+def flatten(row: Mapping, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + " "))
+        else:
+            out[name] = value
+    return out
+
+
+def cell_for(key: str, value: Any) -> str:
+    if "verdict" in key.lower():
+        return verdict_badge(value)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(is_number(v) for v in value):
+        return ncell(f"[{value[0]:.4g}, {value[1]:.4g}]")
+    if is_number(value):
+        return ncell(f"{value:.4g}")
+    if isinstance(value, (list, tuple)):
+        return esc(", ".join(str(v) for v in value))
+    return esc(value)
+
+
+def comparison_section(comparison: Any) -> str:
+    rows = [flatten(r) for r in comparison_rows(comparison)]
+    if not rows:
+        return ""
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    if "family" in keys:
+        keys.remove("family")
+        keys.insert(0, "family")
+    intro = ""
+    if isinstance(comparison, dict):
+        meta = {k: v for k, v in comparison.items() if not isinstance(v, (dict, list))}
+        if meta:
+            intro = "<p>" + "; ".join(f"{esc(k)}: {esc(v)}" for k, v in meta.items()) + "</p>\n"
+    body = table(keys, [[cell_for(k, r.get(k)) for k in keys] for r in rows])
+    return "<h2>Comparison with the baseline</h2>\n" + intro + body
+
+
+def perturbed_means(family: Mapping) -> dict[str, float]:
+    """Per query, the mean perturbed score over the seeds that gave it a variant."""
+    sums: dict[str, list[float]] = {}
+    for scores in (family.get("perturbed") or {}).values():
+        for qid, value in scores.items():
+            if is_number(value):
+                sums.setdefault(qid, []).append(value)
+    return {q: sum(v) / len(v) for q, v in sums.items()}
+
+
+def scatter_section(families: Any) -> str:
+    if not families:
+        return ""
+    from .plots import clean_vs_perturbed
+
+    images = []
+    for name, f in families.items():
+        clean, means = f.get("clean") or {}, perturbed_means(f)
+        qids = [q for q in clean if q in means and is_number(clean[q])]
+        if qids:
+            uri = clean_vs_perturbed([clean[q] for q in qids], [means[q] for q in qids], name, f.get("measure", "score"))
+            images.append(image(uri, f"clean vs perturbed scores, {name}"))
+    if not images:
+        return ""
+    return "<h2>Clean vs perturbed, per query</h2>\n" + f'<div class="plots">{"".join(images)}</div>'
+
+
+def original_text(run: Mapping, family: Mapping, variant: Mapping, qid: str) -> str | None:
+    """The unperturbed query text, wherever this run keeps it."""
+    for source in (variant, family.get("queries"), family.get("originals"), run.get("queries")):
+        if isinstance(source, Mapping):
+            text = source.get("original") if source is variant else source.get(qid)
+            if isinstance(text, str):
+                return text
+    return None
+
+
+def marked_variant(original: str | None, variant: str | None) -> str:
+    """The variant, escaped, with the words that differ from the original in <mark>."""
+    if variant is None:
+        return ""
+    if original is None:
+        return esc(variant)
+    import difflib
+
+    before, after = original.split(), variant.split()
+    out = []
+    for op, _, _, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+        words = " ".join(esc(w) for w in after[j1:j2])
+        if words:
+            out.append(words if op == "equal" else f"<mark>{words}</mark>")
+    return " ".join(out)
+
+
+def worst_rows(run: Mapping, family: Mapping, n: int = WORST_QUERIES) -> list[dict]:
+    """The n (query, seed) pairs whose score fell most under this family."""
+    clean = family.get("clean") or {}
+    variants = family.get("variants") or {}
+    rows = []
+    for seed, scores in (family.get("perturbed") or {}).items():
+        for qid, after in scores.items():
+            before = clean.get(qid)
+            if not (is_number(before) and is_number(after)):
+                continue
+            v = (variants.get(seed) or {}).get(qid) or {}
+            if isinstance(v, str):
+                v = {"text": v}
+            rows.append(
+                {
+                    "query_id": qid,
+                    "seed": seed,
+                    "original": original_text(run, family, v, qid),
+                    "variant": v.get("text"),
+                    "edit": v.get("edit"),
+                    "clean": before,
+                    "perturbed": after,
+                }
+            )
+    rows.sort(key=lambda r: (r["perturbed"] - r["clean"], str(r["query_id"]), str(r["seed"])))
+    return rows[:n]
+
+
+def worst_section(run: Mapping) -> str:
+    parts = []
+    for name, f in (run.get("families") or {}).items():
+        rows = worst_rows(run, f)
+        if not rows:
+            continue
+        cells = [
+            [
+                esc(r["query_id"]),
+                esc(r["seed"]),
+                f'<td class="text">{esc(r["original"]) if r["original"] is not None else "<span class=muted>–</span>"}</td>',
+                f'<td class="text">{marked_variant(r["original"], r["variant"])}</td>',
+                f'<td class="text">{esc(r["edit"])}</td>',
+                ncell(num(r["clean"])),
+                ncell(num(r["perturbed"])),
+                ncell(f"{r['perturbed'] - r['clean']:+.4f}"),
+            ]
+            for r in rows
+        ]
+        head = ["query", "seed", "original", "variant", "edit", f"clean {f.get('measure', '')}".strip(), "perturbed", "change"]
+        parts.append(f"<h3>{esc(name)}</h3>\n" + table(head, cells))
+    return "<h2>Worst queries</h2>\n" + "\n".join(parts) if parts else ""
+
+
+def poisoning_section(poisoning: Any) -> str:
+    attacks = {k: v for k, v in (poisoning or {}).items() if isinstance(v, dict) and v.get("asr")}
+    if not attacks:
+        return ""
+    from .plots import asr_chart
+
+    ks = sorted({k for a in attacks.values() for k in a["asr"]}, key=lambda k: float(k))
+    rows = []
+    for name, a in attacks.items():
+        std = a.get("asr_std") or {}
+        rows.append(
+            [esc(name), ncell(esc(a.get("n_passages", "–")))]
+            + [ncell(f"{pct(a['asr'].get(k), 1)} ± {pct(std.get(k), 1)}" if k in a["asr"] else "–") for k in ks]
+        )
+    head = ["attack", "passages"] + [f"ASR@{k} (%)" for k in ks]
+    return (
+        "<h2>Corpus poisoning</h2>\n"
+        + f'<div class="plots">{image(asr_chart(attacks), "attack success rate per k")}</div>\n'
+        + table(head, rows)
+    )
+
+
+def geometry_section(geometry: Any, baseline: Any = None) -> str:
+    if not isinstance(geometry, dict) or not geometry:
+        return ""
+    base = baseline if isinstance(baseline, dict) else {}
+    rows = []
+    for key, value in geometry.items():
+        if isinstance(value, (dict, list)):
+            continue
+        row = [esc(key), ncell(f"{value:.4g}") if is_number(value) else esc(value)]
+        if base:
+            b = base.get(key)
+            row.append(ncell(f"{b:.4g}") if is_number(b) else "–")
+        rows.append(row)
+    head = ["property", "value"] + (["baseline"] if base else [])
+    return "<h2>Embedding geometry</h2>\n" + table(head, rows)

@@ -1,0 +1,245 @@
+"""The HTML report: built from a real run (MiniLM on a small cranfield), every section, escaped
+user text, the CLI and plugin entry points, and a render in headless Chromium whose plots
+must decode."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robustest.cli import main as cli_main
+from robustest.report import read_run, render_html, write_html
+
+SUITES = Path(__file__).resolve().parent.parent / "suites"
+FAMILIES = ("misspelling", "reordering")
+THRESHOLDS = {"misspelling": 0.2, "reordering": 0.05}
+
+
+def family_record(fr) -> dict:
+    """One family of a saved run (schema 2), from a stability.FamilyRun."""
+    seeds = [str(s) for s in fr.seeds]
+    return {
+        "measure": fr.measure,
+        "seeds": list(fr.seeds),
+        "clean": dict(zip(fr.qids, map(float, fr.clean))),
+        "variants": {
+            str(p.seed): {v.query_id: {"text": v.text, "edit": v.describe(), "original": v.original} for v in p.variants}
+            for p in fr.perturbations
+        },
+        "perturbed": {
+            seed: {q: float(x) for q, x in zip(fr.qids, row) if np.isfinite(x)} for seed, row in zip(seeds, fr.perturbed)
+        },
+    }
+
+
+def build_run(index, clean, family_runs) -> dict:
+    """A run dict as --robustest-save writes it, from real per-query scores."""
+    from robustest import __version__
+    from robustest.stats import apply_holm, evaluate_gate
+
+    gates = apply_holm(
+        evaluate_gate(f"{name} drop rate", fr.clean, fr.perturbed, THRESHOLDS[name], seeds=fr.seeds, family=name, measure=fr.measure)
+        for name, fr in family_runs.items()
+    )
+    families = {}
+    for name, fr in family_runs.items():
+        gate = next(g for g in gates if g.family == name)
+        families[name] = family_record(fr) | {
+            "drop_rates": list(gate.seed_drop_rates),
+            "drop_rate_mean": gate.drop_rate_mean,
+            "drop_rate_std": gate.drop_rate_std,
+        }
+    retriever = index.retriever
+    return {
+        "schema": 2,
+        "robustest_version": __version__,
+        "created": "2026-11-26T01:02:03Z",
+        "retriever": {"spec": "default", "resolved": retriever.name, "kind": "embedded", "name": retriever.name, "fingerprint": retriever.fingerprint},
+        "dataset": index.dataset.describe(),
+        "settings": {},
+        "effectiveness": clean.aggregate(),
+        "per_query": {m: clean.by_query(m) for m in clean.scores},
+        "families": families,
+        "gates": [g.as_dict() for g in gates],
+    }
+
+
+@pytest.fixture(scope="module")
+def real_run(minilm, small_cranfield, cache_dir) -> dict:
+    from robustest.cache import EmbeddingCache
+    from robustest.data import load_beir
+    from robustest.perturb.protocol import PAPER_SEEDS
+    from robustest.retrieval import CorpusIndex
+    from robustest.stability import run_family
+
+    index = CorpusIndex(minilm, load_beir(small_cranfield), cache=EmbeddingCache(cache_dir), k=100)
+    clean = index.evaluate(measures=["nDCG@10", "R@100"])
+    runs = {f: run_family(index, f, PAPER_SEEDS, "nDCG@10", clean) for f in FAMILIES}
+    return build_run(index, clean, runs)
+
+
+def images(page: str) -> list[str]:
+    return re.findall(r'<img src="(data:image/png;base64,[A-Za-z0-9+/=]+)"', page)
+
+
+def test_report_of_a_real_run_has_every_section_and_only_inline_resources(real_run, tmp_path):
+    path = write_html(real_run, tmp_path / "report.html")
+    page = path.read_text(encoding="utf-8")
+    for heading in ("Effectiveness (clean queries)", "Gates", "Drop rate per family", "Clean vs perturbed, per query", "Worst queries"):
+        assert f">{heading}</h2>" in page, heading
+    for absent in ("Corpus poisoning", "Embedding geometry", "Comparison with the baseline"):
+        assert absent not in page  # sections whose data the run does not have are left out
+    # One bar chart and one scatter per family, all inline PNGs; nothing fetched from elsewhere.
+    assert len(images(page)) == 1 + len(FAMILIES) == page.count("<img ")
+    assert not re.search(r'(src|href)="(?!data:)', page)
+    for gate in real_run["gates"]:
+        assert f">{gate['name']}<" in page
+        assert f'verdict {gate["verdict"]}">{gate["verdict"]}<' in page
+        assert f"{gate['drop_rate_mean'] * 100:.2f} ± {gate['drop_rate_std'] * 100:.2f}" in page
+    assert f"{real_run['effectiveness']['nDCG@10']:.4f}" in page
+    # The worst misspelling row is the (query, seed) with the largest fall in nDCG@10.
+    fam = real_run["families"]["misspelling"]
+    drops = [(fam["clean"][q] - x, q, s) for s, row in fam["perturbed"].items() for q, x in row.items()]
+    _, qid, seed = max(drops)
+    variant = fam["variants"][seed][qid]
+    worst_table = page.split(">misspelling</h3>")[1].split("</table>")[0]
+    first_row = worst_table.split("<tr>")[2]
+    assert f"<td>{qid}</td>" in first_row and f"<td>{seed}</td>" in first_row
+    assert variant["text"].replace("'", "&#x27;").replace('"', "&quot;") in re.sub(r"</?mark>", "", first_row)
+    assert "<mark>" in first_row  # the misspelt word is highlighted
+
+
+def test_query_texts_are_escaped(real_run, tmp_path):
+    run = copy.deepcopy(real_run)
+    fam = run["families"]["misspelling"]
+    seed, qid = next((s, q) for s, row in fam["perturbed"].items() for q in row)
+    fam["perturbed"][seed][qid] = -1.0  # make it the worst row so it is shown
+    fam["variants"][seed][qid] = {"text": "<script>alert('x')</script>", "edit": "<b>bold</b> & co", "original": '"><img src=x>'}
+    run["retriever"]["resolved"] = "<i>model</i>"
+    page = render_html(run)
+    assert "<script>alert" not in page and "<b>bold" not in page and "<img src=x>" not in page and "<i>model" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in page
+    assert "&quot;&gt;&lt;img src=x&gt;" in page
+
+
+def extra_sections(run: dict) -> dict:
+    """The run with a poisoning, geometry and comparison block, as other suites record them."""
+    run = copy.deepcopy(run)
+    run["poisoning"] = {
+        "hotflip": {"n_passages": 10, "seeds": [1999, 5], "asr": {"5": 0.1, "10": 0.2, "20": 0.35, "50": 0.5}, "asr_std": {"5": 0.02, "10": 0.03, "20": 0.04, "50": 0.05}}
+    }
+    run["geometry"] = {"isoscore": 0.0123, "average_cosine": 0.2718, "uniformity": -2.5, "spectral_norm_max": 9.87}
+    run["comparison"] = {
+        "baseline": "runs/ckpt-1000.json",
+        "families": {
+            "misspelling": {"drop_rate": {"difference": 0.061, "ci": [0.021, 0.1], "verdict": "fail"}, "p_adjusted": 0.004},
+            "reordering": {"drop_rate": {"difference": -0.002, "ci": [-0.01, 0.008], "verdict": "pass"}, "p_adjusted": 0.9},
+        },
+    }
+    return run
+
+
+def test_baseline_poisoning_geometry_and_comparison_sections(real_run, tmp_path):
+    run = extra_sections(real_run)
+    baseline = copy.deepcopy(real_run)
+    baseline["families"]["misspelling"]["drop_rates"] = [0.01] * 5
+    page = render_html(run, baseline)
+    assert len(images(page)) == 1 + len(FAMILIES) + 1  # drop rates (paired), scatters, ASR
+    assert "Grey: the baseline run" in page and "<td>baseline</td>" in page
+    poisoning = page.split(">Corpus poisoning</h2>")[1]
+    assert "<th>ASR@20 (%)</th>" in poisoning and "35.0 ± 4.0" in poisoning
+    geometry = page.split(">Embedding geometry</h2>")[1]
+    assert "<td>isoscore</td>" in geometry and "0.0123" in geometry
+    comparison = page.split(">Comparison with the baseline</h2>")[1].split("</table>")[0]
+    assert "runs/ckpt-1000.json" in comparison
+    assert "<th>drop_rate difference</th>" in comparison and "[0.021, 0.1]" in comparison
+    assert 'verdict fail">fail<' in comparison and 'verdict pass">pass<' in comparison
+    # A comparison given as a plain list of rows renders the same columns.
+    listed = render_html(real_run | {"comparison": [{"family": "misspelling", "difference": 0.05, "ci": [0.01, 0.09], "verdict": "inconclusive"}]})
+    assert 'verdict inconclusive">inconclusive<' in listed.split(">Comparison with the baseline</h2>")[1]
+
+
+def test_a_run_without_families_still_reports(real_run):
+    slim = {k: v for k, v in real_run.items() if k not in ("families", "gates")}
+    page = render_html(slim)
+    assert ">Effectiveness (clean queries)</h2>" in page and "<img " not in page
+    # Gates alone (a run saved before families were stored) still give the bar chart.
+    page = render_html(slim | {"gates": real_run["gates"]})
+    assert len(images(page)) == 1
+
+
+def test_cli_report_and_one_clear_error_for_a_bad_file(real_run, tmp_path, capsys):
+    run_file = tmp_path / "run.json"
+    run_file.write_text(json.dumps(extra_sections(real_run)))
+    out = tmp_path / "out.html"
+    assert cli_main(["report", str(run_file), "--html", str(out), "--baseline", str(run_file)]) == 0
+    assert f"HTML report written to {out}" in capsys.readouterr().out
+    assert len(images(out.read_text())) == 1 + len(FAMILIES) + 1
+    assert read_run(run_file)["families"].keys() == real_run["families"].keys()
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema": 2, "retriever": ')
+    assert cli_main(["report", str(broken), "--html", str(tmp_path / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("robustest: error:") and "broken.json" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.html").exists()
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; make install does): the render check needs headless Chromium")
+    return path
+
+
+def headless(browser: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+
+def test_report_renders_in_headless_chromium_with_its_plots(real_run, tmp_path):
+    from matplotlib.image import imread
+
+    from robustest.plots import RUN_COLOUR
+
+    browser = chromium()
+    page = write_html(extra_sections(real_run), tmp_path / "report.html", baseline=real_run)
+    expected = len(images(page.read_text()))
+    url = page.resolve().as_uri()
+
+    dom = headless(browser, tmp_path, "--virtual-time-budget=10000", "--dump-dom", url)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    body = re.search(r"<body[^>]*>", dom.stdout).group(0)
+    assert 'data-images-ok="yes"' in body and f'data-images="{expected}"' in body, body  # every plot decoded
+
+    shot = tmp_path / "shot.png"
+    result = headless(browser, tmp_path, "--hide-scrollbars", "--window-size=1280,2600", f"--screenshot={shot}", url)
+    assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
+    pixels = imread(shot)[..., :3]
+    assert pixels.shape[:2] == (2600, 1280)
+    assert pixels.std() > 0.05  # not a blank page
+    # The plots' bars (this run's blue) are on screen, not just the tables.
+    blue = np.array([int(RUN_COLOUR[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    assert np.sum(np.all(np.abs(pixels - blue) < 0.03, axis=-1)) > 2000
+
+
+def test_plugin_writes_the_html_report(pytester, cache_dir, small_cranfield, tmp_path):
+    out = tmp_path / "run.html"
+    result = pytester.runpytest_subprocess(
+        str(SUITES / "test_misspelling.py"), "-p", "no:cacheprovider", "-k", "drop_rate",
+        f"--dataset={small_cranfield}", f"--cache-dir={cache_dir}", f"--robustest-html={out}", "--thresholds=misspelling=0.9",
+    )  # fmt: skip
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"HTML report written to {out}"])
+    page = out.read_text(encoding="utf-8")
+    assert ">misspelling drop rate<" in page or ">misspelling<" in page
+    assert 'verdict pass">pass<' in page
+    assert len(images(page)) >= 1  # the drop-rate chart, from the gate if not from the families
