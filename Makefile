@@ -8,12 +8,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.robustest-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test bench wordnet clean
+.PHONY: install demo test bench wordnet chromium clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	$(MAKE) wordnet
+	$(MAKE) chromium
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# A plain `torch` requirement pulls a multi-GB CUDA build; take the CPU build unless torch is present.
@@ -29,6 +30,13 @@ wordnet:
 	@if [ ! -e /usr/share/wordnet/data.noun ] || [ ! -e /usr/share/wordnet/index.sense ]; then \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index; \
+	fi
+
+# Headless Chromium: tests/test_report.py renders the HTML report in it and checks the plots decoded.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends chromium; \
 	fi
 
 demo: install

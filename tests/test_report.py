@@ -23,19 +23,33 @@ THRESHOLDS = {"misspelling": 0.2, "reordering": 0.05}
 
 
 def family_record(fr) -> dict:
-    """One family of a saved run (schema 2), from a stability.FamilyRun."""
+    """One family of a saved run (schema 2), from a stability.FamilyRun: robustest.runs'
+    builder when it is there, else the same fields built here."""
+    try:
+        from robustest.runs import family_record as build
+    except ImportError:
+        build = None
+    if build is not None:
+        return build(fr)
+    from robustest.stats import seed_drop_rates, summarize_seeds
+
     seeds = [str(s) for s in fr.seeds]
+    rates = seed_drop_rates(fr.clean, fr.perturbed)
+    mean, std = summarize_seeds(rates)
     return {
         "measure": fr.measure,
         "seeds": list(fr.seeds),
         "clean": dict(zip(fr.qids, map(float, fr.clean))),
         "variants": {
-            str(p.seed): {v.query_id: {"text": v.text, "edit": v.describe(), "original": v.original} for v in p.variants}
+            str(p.seed): {v.query_id: {"text": v.text, "edit": v.describe()} for v in p.variants}
             for p in fr.perturbations
         },
         "perturbed": {
             seed: {q: float(x) for q, x in zip(fr.qids, row) if np.isfinite(x)} for seed, row in zip(seeds, fr.perturbed)
         },
+        "drop_rates": [float(r) for r in rates],
+        "drop_rate_mean": float(mean),
+        "drop_rate_std": float(std),
     }
 
 
@@ -48,14 +62,7 @@ def build_run(index, clean, family_runs) -> dict:
         evaluate_gate(f"{name} drop rate", fr.clean, fr.perturbed, THRESHOLDS[name], seeds=fr.seeds, family=name, measure=fr.measure)
         for name, fr in family_runs.items()
     )
-    families = {}
-    for name, fr in family_runs.items():
-        gate = next(g for g in gates if g.family == name)
-        families[name] = family_record(fr) | {
-            "drop_rates": list(gate.seed_drop_rates),
-            "drop_rate_mean": gate.drop_rate_mean,
-            "drop_rate_std": gate.drop_rate_std,
-        }
+    families = {name: family_record(fr) for name, fr in family_runs.items()}
     retriever = index.retriever
     return {
         "schema": 2,
@@ -66,6 +73,7 @@ def build_run(index, clean, family_runs) -> dict:
         "settings": {},
         "effectiveness": clean.aggregate(),
         "per_query": {m: clean.by_query(m) for m in clean.scores},
+        "queries": dict(index.dataset.queries),  # the original texts, for the worst-query tables
         "families": families,
         "gates": [g.as_dict() for g in gates],
     }
