@@ -6,11 +6,12 @@ assertions.py; this only caches family runs, records results and applies the set
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
 
-from .assertions import RobustnessError, assert_drop_rate, assert_rank_stable
+from .assertions import InconclusiveWarning, RobustnessError, assert_drop_rate, assert_rank_stable
 from .errors import RobustestError
 from .families import FamilyConfig
 from .stability import FamilyRun, best_relevant_rank, first_relevant, run_family
@@ -26,6 +27,7 @@ class Checks:
         self.session = session
         self._runs: dict[str, FamilyRun] = {}
         self.gates: list[GateResult] = []
+        self.regressions: list = []  # comparison.Regression, when gated against a reference
         self.counterexamples: dict[str, str] = {}
         self.guard = None  # the synonym guard, once synonymizing has run
         self._perturbers: dict[str, Callable | None] = {}
@@ -63,11 +65,19 @@ class Checks:
             return lambda queries, seed: perturb_with_paraphraser(queries, paraphraser, seed)
         return None
 
+    @property
+    def runs(self) -> dict[str, FamilyRun]:
+        return dict(self._runs)
+
     def run(self, family: str) -> FamilyRun:
         if family not in self._runs:
             cfg = self.config(family)
             clean = self.session.clean_evaluation_for(cfg.measure)
-            self._runs[family] = run_family(self.session.corpus_index, family, cfg.seeds, cfg.measure, clean, self.perturber(family))
+            reference = self.session.reference
+            frozen = reference.frozen(family, cfg.seeds) if reference is not None else None
+            # Against a saved baseline, replay its variants: the comparison is then paired.
+            seeds, perturb = frozen if frozen is not None else (cfg.seeds, self.perturber(family))
+            self._runs[family] = run_family(self.session.corpus_index, family, seeds, cfg.measure, clean, perturb)
         return self._runs[family]
 
     def _record(self, gate: GateResult) -> GateResult:
@@ -75,9 +85,61 @@ class Checks:
         return gate
 
     def gate(self, family: str) -> GateResult:
-        """The population gate: drop rate at most the family's threshold."""
+        """The population gate: drop rate at most the family's threshold; with a reference
+        (--baseline, --compare-to) also no significant regression against it. Both are
+        judged and recorded before either fails the test."""
         cfg = self.config(family)
-        return self._checked(assert_drop_rate, family, cfg.threshold)
+        failures, gate = [], None
+        try:
+            gate = self._checked(assert_drop_rate, family, cfg.threshold)
+        except RobustnessError as failure:
+            failures.append(failure)
+        if self.session.reference is not None:
+            try:
+                self.regression(family)
+            except RobustnessError as failure:
+                failures.append(failure)
+        if failures:
+            raise RobustnessError("\n\n".join(str(f) for f in failures), failures[0].gate)
+        return gate
+
+    # -- regression against a reference ---------------------------------------------------
+    def regression(self, family: str):
+        """Drop rate of this run minus the reference's on the same variants, or None when the
+        reference did not run this family."""
+        from .comparison import compare_family
+
+        run = self.run(family)
+        theirs = self.session.reference.family(family, run)
+        if theirs is None:
+            return None
+        from .runs import family_record
+
+        cfg = self.config(family)
+        result = compare_family(family, theirs, family_record(run), tolerance=self.session.settings["regression_tolerance"], confidence=cfg.confidence)
+        return self._judged(result, self.session.settings["inconclusive"])
+
+    def clean_regression(self, measure: str):
+        """Clean `measure` of the reference minus this run's, paired by query."""
+        from .comparison import compare_effectiveness
+
+        theirs = self.session.reference.per_query(measure)
+        if theirs is None:
+            raise RobustestError(f"the reference {self.session.reference.label} has no per-query {measure}; save it with --measures={measure}")
+        ours = self.session.clean_evaluation_for(measure).by_query(measure)
+        result = compare_effectiveness(measure, theirs, ours, tolerance=self.session.settings["regression_tolerance"])
+        return self._judged(result, self.session.settings["inconclusive"])
+
+    def _judged(self, result, inconclusive: str):
+        from .comparison import format_regression
+        from .stats import Verdict
+
+        self.regressions = [r for r in self.regressions if r.name != result.name] + [result]
+        if result.verdict is Verdict.FAIL or (result.verdict is Verdict.INCONCLUSIVE and inconclusive == "fail"):
+            raise RobustnessError(format_regression(result))
+        if result.verdict is Verdict.INCONCLUSIVE:
+            warnings.warn(InconclusiveWarning(format_regression(result)), stacklevel=3)
+        return result
 
     def rank_stability(self, family: str, threshold: float) -> GateResult:
         return self._checked(assert_rank_stable, family, self.config(family).k, threshold)

@@ -50,7 +50,9 @@ MARKERS = {
     "paraphrasing": "model-written paraphrases (needs --paraphraser)",
     "naturalizing": "lowercased queries without stopwords",
     "noise": "case, punctuation and whitespace noise",
+    "geometry": "embedding geometry of the retriever (IsoScore, average cosine, uniformity, alignment, spectral norms)",
     "robustest_property": "a Hypothesis search for a counterexample (xfail unless --properties=strict)",
+    "robustest_reference": "a comparison with --baseline or --compare-to (deselected without one)",
 }
 
 
@@ -72,7 +74,14 @@ def robustest_table(config: pytest.Config) -> dict:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if get_session(config).settings["properties"] == "strict":
+    rs = get_session(config)
+    if not (rs.settings["baseline"] or rs.settings["compare_to"]):
+        # Comparisons need a reference; without one they are not tests of anything.
+        unused = [item for item in items if item.get_closest_marker("robustest_reference")]
+        if unused:
+            config.hook.pytest_deselected(items=unused)
+            items[:] = [item for item in items if not item.get_closest_marker("robustest_reference")]
+    if rs.settings["properties"] == "strict":
         return
     from .assertions import RobustnessError
 
@@ -80,6 +89,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("robustest_property"):
             item.add_marker(pytest.mark.xfail(raises=RobustnessError, strict=False, reason=reason))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Each gate a test judged becomes JUnit XML properties of that test (--junitxml), so CI
+    systems show the numbers next to the verdict."""
+    checks = get_session(item.config).checks
+    before = {id(r) for r in [*checks.gates, *checks.regressions]}
+    yield
+    for result in [*checks.gates, *checks.regressions]:
+        if id(result) not in before:
+            item.user_properties.extend(junit_properties(result))
+
+
+def junit_properties(result) -> list[tuple[str, str]]:
+    """(name, value) pairs of a gate or regression: estimate, CI, threshold, verdict."""
+    name = result.name.replace(" ", "_")
+    if hasattr(result, "difference"):
+        lo, hi = result.difference_ci
+        values = {"baseline": result.baseline, "current": result.current, "difference": result.difference, "ci_low": lo, "ci_high": hi, "tolerance": result.tolerance}
+    else:
+        lo, hi = result.drop_rate_ci
+        values = {"mean": result.drop_rate_mean, "std": result.drop_rate_std, "ci_low": lo, "ci_high": hi, "threshold": result.threshold}
+    props = [(f"robustest.{name}.{k}", f"{v:.6g}") for k, v in values.items()]
+    return props + [(f"robustest.{name}.p_value", f"{result.p_value:.4g}"), (f"robustest.{name}.verdict", result.verdict.value)]
 
 
 def get_session(config: pytest.Config) -> RobustestSession:
@@ -113,8 +147,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if html and rs.measured:
         from .report import write_html
 
+        # A saved --baseline is drawn beside this run (paired bars, its numbers in the tables).
+        baseline = getattr(getattr(rs, "reference", None), "run", None)
         try:
-            write_html(rs.results(), html)
+            write_html(rs.results(), html, baseline)
         except RobustestError as exc:
             session.config.stash[HTML_ERROR] = str(exc)
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR

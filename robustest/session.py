@@ -15,13 +15,11 @@ from . import __version__
 from .cache import EmbeddingCache
 from .data.types import Dataset, subsample_queries
 from .errors import RobustestError
-from .files import write_json
 from .fingerprints import short
 from .paths import cache_root
 from .retrieval import CorpusIndex, Evaluation
 from .retrievers.resolve import LoadOptions, Resolution, resolve_retriever
 
-RESULTS_SCHEMA = 1
 
 
 def dataset_name_hint(spec: str) -> str:
@@ -62,6 +60,9 @@ class RobustestSession:
             raise RobustestError(
                 f"--effectiveness-floor names {floor[0]}, which is not measured; add it to --measures={','.join(self.measures + (floor[0],))}"
             )
+        if settings["baseline"] and settings["compare_to"]:
+            raise RobustestError("--baseline and --compare-to both name a reference; gate against one of them")
+        self._reference = None
         self._resolution: Resolution | None = None
         self._retriever = None
         self._dataset: Dataset | None = None
@@ -126,12 +127,30 @@ class RobustestSession:
             self._clean_extra[measure] = self.corpus_index.evaluate(measures=[measure])
         return self._clean_extra[measure]
 
+    @property
+    def reference(self):
+        """What this run is gated against (--baseline or --compare-to), or None."""
+        if self._reference is None and (self.settings["baseline"] or self.settings["compare_to"]):
+            from .reference import LiveReference, SavedReference
+
+            if self.settings["baseline"]:
+                self._reference = SavedReference(self.settings["baseline"])
+            else:
+                other = dict(self.settings, retriever=self.settings["compare_to"], compare_to=None, robustest_save=None)
+                session = RobustestSession(other)
+                session._dataset = self.dataset  # the same queries, loaded once
+                self._reference = LiveReference(session)
+        return self._reference
+
     def prepare(self) -> None:
         """Load what every robustest test needs, so user mistakes surface before any test runs."""
         self.resolution  # cheap checks first: a typo in --retriever should not wait for the data
         if not self.settings["no_cache"]:
             EmbeddingCache(self.cache_dir)  # fails early, with a fix, on an unwritable folder
+        reference = self.reference  # an unreadable baseline file fails before the model loads
         self.dataset
+        if reference is not None:
+            reference.check(self)
         self.retriever
 
     # -- what the run reports -----------------------------------------------------------
@@ -169,7 +188,7 @@ class RobustestSession:
             f"corpus embeddings cache: {cache}" + (f" ({index.cache_path})" if index.cache_path else ""),
         ]
         lines += [f"{m:>12} = {v:.4f}" for m, v in self.effectiveness.items()]
-        return lines + self.extra_lines + self.gate_lines()
+        return lines + self.extra_lines + self.gate_lines() + self.regression_lines()
 
     def holm_gates(self):
         from .stats import apply_holm
@@ -196,11 +215,36 @@ class RobustestSession:
             lines.append(f"smallest counterexample found ({family}): {example}")
         return lines
 
+    def holm_regressions(self):
+        from .stats import apply_holm
+
+        return apply_holm(self.checks.regressions) if self.checks.regressions else []
+
+    def regression_lines(self) -> list[str]:
+        regressions = self.holm_regressions()
+        if self.reference is None or not regressions:
+            return []
+        lines = [
+            "",
+            f"regression vs {self.reference.label} (checkpoint minus baseline; positive = worse)",
+            f"{'comparison':34} {'baseline':>9} {'this run':>9} {'difference':>11} {'95% CI':>18} {'tolerance':>9} {'p Holm':>8}  verdict",
+        ]
+        for r in regressions:
+            lo, hi = r.difference_ci
+            lines.append(
+                f"{r.name:34} {r.baseline * 100:>9.2f} {r.current * 100:>9.2f} {r.difference * 100:>+11.2f} "
+                f"[{lo * 100:6.2f}, {hi * 100:6.2f}] {r.tolerance * 100:>9.2f} {r.p_adjusted:>8.3g}  {r.verdict.value}"
+            )
+        return lines
+
     def results(self) -> dict[str, Any]:
+        from .runs import RUN_SCHEMA, family_record
+
         retriever = self.retriever
         describe = retriever.describe() if hasattr(retriever, "describe") else {"name": retriever.name}
+        reference = self.reference
         return {
-            "schema": RESULTS_SCHEMA,
+            "schema": RUN_SCHEMA,
             "robustest_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "retriever": {
@@ -214,7 +258,13 @@ class RobustestSession:
             "settings": {k: v for k, v in self.settings.items() if k != "robustest_save"},
             "effectiveness": self.effectiveness,
             "per_query": {m: self._clean.by_query(m) for m in self.measures} if self._clean else {},
+            "families": {family: family_record(run) for family, run in self.checks.runs.items()},
             "gates": [g.as_dict() for g in self.holm_gates()],
+            "comparison": None if reference is None else {
+                "reference": reference.describe(),
+                "tolerance": self.settings["regression_tolerance"],
+                "regressions": [r.as_dict() for r in self.holm_regressions()],
+            },
             "counterexamples": dict(self.checks.counterexamples),
             "synonym_guard": None if self.checks.guard is None else {
                 "threshold": self.checks.guard.threshold,
@@ -229,9 +279,9 @@ class RobustestSession:
         return self._clean is not None
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        write_json(path, self.results())
-        return path
+        from .runs import save_run
+
+        return save_run(path, self.results())
 
     def record(self, key: str, value: Any, line: str | None = None) -> None:
         """Keep a measured value for the results file and, optionally, a summary line."""

@@ -71,6 +71,29 @@ def parse_floor(value: str) -> tuple[str, float] | None:
         raise ValueError(f"{value!r} is not a number or MEASURE:NUMBER, e.g. nDCG@10:0.3") from None
 
 
+def parse_optional_float(value: str) -> float | None:
+    """A number, or none/off for no value (an optional gate that is off)."""
+    text = str(value).strip().lower()
+    if text in ("", "none", "off"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number (or none)") from None
+
+
+def parse_tolerance(value: str) -> float:
+    """0.02 or 2%: a fraction of drop rate or of the clean score."""
+    text = str(value).strip()
+    try:
+        number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number such as 0.02 or 2%") from None
+    if not 0 <= number < 1:
+        raise ValueError(f"{value!r} must be at least 0 and below 1 (100%)")
+    return number
+
+
 def parse_device(value: str) -> str:
     """Syntax only, at the door; whether that device exists is checked when the model loads."""
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", str(value)):
@@ -152,6 +175,12 @@ SETTINGS = (
     Setting("synonym_guard", 0.7, "synonymizing keeps a variant only if the embedded MiniLM gives it cosine >= this with the original (the paper: USE >= 0.7); off to disable", _lazy("parse_guard"), metavar="COS|off"),
     Setting("paraphraser", None, "local seq2seq model folder for the paraphrasing family", metavar="PATH"),
     Setting("robustest_save", None, "write the run's results to this JSON file", metavar="PATH"),
+    Setting("baseline", None, "gate against this saved run (--robustest-save of an earlier checkpoint): same variant texts, paired comparison", metavar="RUN.json"),
+    Setting("compare_to", None, "gate against a second retriever measured in this session (any --retriever value)", metavar="ID"),
+    Setting("regression_tolerance", 0.02, "how much worse than the baseline passes: drop-rate points and clean-score points, as a fraction (0.02) or percent (2%)", parse_tolerance, metavar="T"),
+    Setting("geometry_sample", 2000, "geometry suite: corpus embeddings sampled (seeded) for IsoScore, average cosine and uniformity", parse_positive_int, metavar="N"),
+    Setting("geometry_max_average_cosine", None, "geometry suite: fail when the average cosine of random document pairs exceeds this (off by default)", parse_optional_float, metavar="COS"),
+    Setting("geometry_min_isoscore", None, "geometry suite: fail when the IsoScore of the corpus embeddings is below this (off by default)", parse_optional_float, metavar="ISO"),
     Setting("robustest_html", None, "write an HTML report of the run (tables and plots, one self-contained file) to this path", metavar="PATH"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}

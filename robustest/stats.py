@@ -190,6 +190,28 @@ def _percentile_ci(boot: np.ndarray, confidence: float) -> tuple[float, float]:
     return (float(lo), float(hi))
 
 
+def resampled_sums(X: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """Column sums of X over `n_resamples` bootstrap resamples of its rows (queries): (B, cols).
+
+    One resample draws n row indices with replacement and applies the same draw to every
+    column, so whatever a query contributes to each column stays paired. The (B, n) index
+    matrix is drawn in row chunks, turned into per-query counts, and each chunk's sums are
+    one matrix product. Indices come from uniform doubles (floor(u * n)), so the stream, and
+    hence the result, does not depend on the chunking; the same `seed` gives the same sums.
+    """
+    n = X.shape[0]
+    rng = np.random.default_rng(seed)
+    rows_per_chunk = max(1, _CHUNK_ELEMENTS // n)
+    out = np.empty((n_resamples, X.shape[1]))
+    for start in range(0, n_resamples, rows_per_chunk):
+        rows = min(rows_per_chunk, n_resamples - start)
+        idx = np.minimum((rng.random((rows, n)) * n).astype(np.intp), n - 1)
+        idx += (np.arange(rows, dtype=np.intp) * n)[:, None]
+        counts = np.bincount(idx.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float64)
+        out[start : start + rows] = counts @ X
+    return out
+
+
 def paired_bootstrap(
     clean: Any,
     perturbed: Any,
@@ -209,10 +231,7 @@ def paired_bootstrap(
     statistics that are means or ratios of means the percentile interval is adequate, and it
     is what the coverage test checks).
 
-    Vectorised: the (B, n) index matrix is drawn in row chunks, turned into per-query counts,
-    and every resampled sum is one matrix product. The index draws come from uniform doubles
-    (floor(u * n)), so the stream, and hence the result, does not depend on the chunking; the
-    same `seed` gives identical intervals.
+    Vectorised through `resampled_sums`: the same `seed` gives identical intervals.
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
@@ -229,23 +248,14 @@ def paired_bootstrap(
 
     # Columns: clean sums per seed, perturbed sums per seed, counts per seed.
     X = np.concatenate([(v * c[None, :]).T, (p * v).T, v.T], axis=1)  # (n, 3s)
-    rng = np.random.default_rng(seed)
-    rows_per_chunk = max(1, _CHUNK_ELEMENTS // n)
-    boot_drop = np.empty(B)
-    boot_rate = np.empty(B)
-    for start in range(0, B, rows_per_chunk):
-        rows = min(rows_per_chunk, B - start)
-        idx = np.minimum((rng.random((rows, n)) * n).astype(np.intp), n - 1)
-        idx += (np.arange(rows, dtype=np.intp) * n)[:, None]
-        counts = np.bincount(idx.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float64)
-        sums = counts @ X  # (rows, 3s)
-        sum_c, sum_p, k = sums[:, :s], sums[:, s : 2 * s], sums[:, 2 * s :]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bmc = sum_c / k  # a seed with no scored query in the resample: NaN
-            bmp = sum_p / k
-            rates = np.where(bmc == 0, np.nan, (bmc - bmp) / bmc)
-        boot_drop[start : start + rows] = np.mean(bmc - bmp, axis=1)
-        boot_rate[start : start + rows] = np.mean(rates, axis=1)
+    sums = resampled_sums(X, B, seed)  # (B, 3s)
+    sum_c, sum_p, k = sums[:, :s], sums[:, s : 2 * s], sums[:, 2 * s :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bmc = sum_c / k  # a seed with no scored query in the resample: NaN
+        bmp = sum_p / k
+        rates = np.where(bmc == 0, np.nan, (bmc - bmp) / bmc)
+    boot_drop = np.mean(bmc - bmp, axis=1)
+    boot_rate = np.mean(rates, axis=1)
 
     return Bootstrap(
         mean_drop=est_mean_drop,

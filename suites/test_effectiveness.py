@@ -7,6 +7,7 @@ reach that floor.
 """
 
 import numpy as np
+import pytest
 
 from robustest.baselines import paired_margin, random_ranking_scores
 from robustest.metrics import parse_measures
@@ -35,3 +36,10 @@ def test_clean_effectiveness(robustest_session, dataset, clean_evaluation):
         floor_measure = floor[0] or measure
         value = clean_evaluation.mean(floor_measure)
         assert value >= floor[1], f"{floor_measure} = {value:.4f} is below the floor {floor[1]} (--effectiveness-floor)"
+
+
+@pytest.mark.robustest_reference
+def test_no_clean_regression(robustest_session, robustness):
+    """With --baseline or --compare-to (deselected otherwise): the clean headline score is not
+    significantly lower than the reference's by more than --regression-tolerance, paired by query."""
+    robustness.clean_regression(robustest_session.measures[0])

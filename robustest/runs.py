@@ -1,0 +1,142 @@
+"""The run file: one versioned JSON document per run, enough to gate a later checkpoint.
+
+A run holds who was tested (retriever fingerprint and config), on what (dataset fingerprint,
+split), and per family every variant text per seed and query with its score, so a later run
+can replay exactly the same perturbed queries (`frozen_perturber`) and compare query by query.
+
+Schema history: 1 = session 1's results file (no variant texts; cannot be a baseline);
+2 = adds `families` with variants and per-query scores.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .errors import RobustestError
+from .files import write_json
+
+RUN_SCHEMA = 2
+REQUIRED = ("schema", "robustest_version", "retriever", "dataset", "effectiveness", "per_query", "families")
+
+
+@dataclass(frozen=True)
+class FrozenEdit:
+    """A variant replayed from a saved run: the text is fixed, whatever the query is now."""
+
+    text: str
+    edit: str
+
+    def apply(self, query: str) -> str:
+        return self.text
+
+    def describe(self, original: str) -> str:
+        return self.edit
+
+
+def family_record(run) -> dict[str, Any]:
+    """The JSON form of a `stability.FamilyRun`: texts, scores and drop rates per seed."""
+    from .stats import seed_drop_rates, summarize_seeds
+
+    position = {q: i for i, q in enumerate(run.qids)}
+    variants: dict[str, dict[str, dict[str, str]]] = {}
+    perturbed: dict[str, dict[str, float]] = {}
+    for s, p in enumerate(run.perturbations):
+        key = str(p.seed)
+        variants[key] = {v.query_id: {"text": v.text, "edit": v.describe()} for v in p.variants}
+        perturbed[key] = {v.query_id: float(run.perturbed[s, position[v.query_id]]) for v in p.variants}
+    rates = seed_drop_rates(run.clean, run.perturbed)
+    mean, std = summarize_seeds(rates)
+    return {
+        "measure": run.measure,
+        "seeds": list(run.seeds),
+        "clean": {q: float(v) for q, v in zip(run.qids, run.clean)},
+        "variants": variants,
+        "perturbed": perturbed,
+        "drop_rates": [float(r) for r in rates],
+        "drop_rate_mean": float(mean),
+        "drop_rate_std": float(std),
+    }
+
+
+def frozen_perturber(record: Mapping[str, Any], family: str) -> Callable[[Mapping[str, str], int], Any]:
+    """`perturb(queries, seed)` that returns the saved variants of one family (the same texts
+    for the same queries), for `stability.run_family`."""
+    from .perturb.protocol import Perturbed, Variant
+
+    def perturb(queries: Mapping[str, str], seed: int) -> Perturbed:
+        saved = record["variants"].get(str(seed))
+        if saved is None:
+            raise RobustestError(
+                f"the baseline has no {family} variants for seed {seed} (it has seeds "
+                f"{', '.join(record['variants'])}); run with the baseline's seeds or drop --seeds"
+            )
+        variants, skipped = [], {}
+        for qid in sorted(queries):
+            if qid in saved:
+                edit = FrozenEdit(saved[qid]["text"], saved[qid]["edit"])
+                variants.append(Variant(qid, queries[qid], edit.text, edit))
+            else:
+                skipped[qid] = "no variant in the baseline run"
+        return Perturbed(family, seed, tuple(variants), skipped)
+
+    return perturb
+
+
+def save_run(path: str | Path, run: Mapping[str, Any]) -> Path:
+    """Write atomically: a crash mid-write leaves the previous file, never half a run."""
+    path = Path(path)
+    write_json(path, dict(run))
+    return path
+
+
+def load_run(path: str | Path) -> dict[str, Any]:
+    """Read and validate a run file; every problem is one error naming the file and the fix."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RobustestError(f"run file {path} does not exist; save one with --robustest-save={path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RobustestError(f"run file {path} cannot be read ({exc})") from None
+    try:
+        run = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RobustestError(
+            f"run file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "it may be truncated or edited by hand: save it again with --robustest-save"
+        ) from None
+    if not isinstance(run, dict) or "schema" not in run:
+        raise RobustestError(f"{path} is not a robustest run file (no schema field); save one with --robustest-save")
+    schema = run["schema"]
+    if schema != RUN_SCHEMA:
+        from . import __version__
+
+        older = isinstance(schema, int) and schema < RUN_SCHEMA
+        raise RobustestError(
+            f"run file {path} has schema {schema!r}, robustest {__version__} reads schema {RUN_SCHEMA}; "
+            + ("save the baseline again with this version (--robustest-save)" if older else "upgrade robustest to read it")
+        )
+    missing = [k for k in REQUIRED if k not in run]
+    if missing:
+        raise RobustestError(f"run file {path} lacks {', '.join(missing)}: it is damaged; save it again with --robustest-save")
+    for family, record in run["families"].items():
+        absent = [k for k in ("measure", "seeds", "clean", "variants", "perturbed") if k not in record]
+        if absent:
+            raise RobustestError(f"run file {path}: family {family} lacks {', '.join(absent)}: it is damaged; save it again")
+    return run
+
+
+def check_same_dataset(baseline: Mapping[str, Any], dataset: Mapping[str, Any], origin: str) -> None:
+    """A comparison is paired only on the same queries and judgements: anything else is an error."""
+    theirs = baseline["dataset"]
+    if theirs.get("fingerprint") == dataset["fingerprint"]:
+        return
+    what = f"{theirs.get('name')} [{theirs.get('split')}] with {theirs.get('queries')} queries"
+    ours = f"{dataset['name']} [{dataset['split']}] with {dataset['queries']} queries"
+    raise RobustestError(
+        f"{origin} was measured on {what}, this run on {ours} (the queries or judgements differ); "
+        "gate against a run of the same --dataset, --split and --max-queries"
+    )
