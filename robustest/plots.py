@@ -62,6 +62,7 @@ def drop_rate_bars(run: Mapping[str, Sequence[float]], baseline: Mapping[str, Se
             if np.isfinite(m):  # the value above its error bar, where it cannot be covered
                 ax.annotate(f"{m:.1f}", (bar.get_x() + bar.get_width() / 2, max(m + s, 0)), ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
     ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlim(-0.8, len(families) - 0.2)  # one family: bars of a normal width, not the whole axis
     low, high = ax.get_ylim()
     ax.set_ylim(low, high + 0.12 * (high - low))  # room for the labels above the error bars
     ax.set_xticks(x, families, rotation=20 if len(families) > 4 else 0)

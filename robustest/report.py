@@ -289,21 +289,66 @@ def cell_for(key: str, value: Any) -> str:
     return esc(value)
 
 
-def comparison_section(comparison: Any) -> str:
-    rows = [flatten(r) for r in comparison_rows(comparison)]
-    if not rows:
+def reference_text(comparison: Any) -> str:
+    """Who the run was compared with, from the comparison's `reference` block."""
+    ref = comparison.get("reference") if isinstance(comparison, dict) else None
+    if not isinstance(ref, dict):
         return ""
+    r = ref.get("retriever") if isinstance(ref.get("retriever"), dict) else ref
+    who = r.get("resolved") or r.get("name") or r.get("spec") or "?"
+    parts = [f"<b>{esc(who)}</b>"]
+    if r.get("fingerprint"):
+        parts.append(f"<code>{esc(short(str(r['fingerprint'])))}</code>")
+    if ref.get("path"):
+        parts.append(f"saved run {esc(ref['path'])}" + (f", created {esc(ref['created'])}" if ref.get("created") else ""))
+    elif ref.get("kind"):
+        parts.append(f"({esc(ref['kind'])} measured in the same session)" if ref["kind"] == "retriever" else f"({esc(ref['kind'])})")
+    return "Compared with " + " ".join(parts)
+
+
+def regressions_table(rows: list[dict]) -> str:
+    """Rows shaped like robustest.comparison.Regression: checkpoint minus baseline, in points."""
+    cells = []
+    for r in rows:
+        p = r.get("p_adjusted", r.get("p_value"))
+        diff = r.get("difference")
+        cells.append(
+            [
+                esc(r.get("name", r.get("family", ""))),
+                ncell(pct(r.get("baseline"))),
+                ncell(pct(r.get("current"))),
+                ncell(f"{100 * diff:+.2f}" if is_number(diff) else "–"),
+                ncell(ci_text(r.get("difference_ci"))),
+                ncell(pct(r.get("tolerance"))),
+                ncell(f"{p:.3g}" if is_number(p) else "–"),
+                verdict_badge(r.get("verdict")),
+            ]
+        )
+    head = ["comparison", "baseline", "this run", "difference (points)", "95% CI", "tolerance", "p (Holm)", "verdict"]
+    notes = [f"<li>{esc(r.get('name', ''))}: {esc(r['note'])}</li>" for r in rows if r.get("note") and r.get("verdict") != "pass"]
+    return table(head, cells) + (f"\n<ul>{''.join(notes)}</ul>" if notes else "")
+
+
+def comparison_section(comparison: Any) -> str:
+    found = comparison_rows(comparison)
+    if not found:
+        return ""
+    who = reference_text(comparison)
+    if all("difference" in r and "difference_ci" in r for r in found):
+        sign = "Differences x100: this run's drop rate minus the baseline's, the baseline's clean score minus this run's; positive = worse."
+        return "<h2>Comparison with the baseline</h2>\n" + f"<p>{who + '. ' if who else ''}{sign}</p>\n" + regressions_table(found)
+    intro = f"<p>{who}</p>\n" if who else ""
+    rows = [flatten(r) for r in found]
     keys: list[str] = []
     for r in rows:
         keys += [k for k in r if k not in keys]
     if "family" in keys:
         keys.remove("family")
         keys.insert(0, "family")
-    intro = ""
     if isinstance(comparison, dict):
         meta = {k: v for k, v in comparison.items() if not isinstance(v, (dict, list))}
         if meta:
-            intro = "<p>" + "; ".join(f"{esc(k)}: {esc(v)}" for k, v in meta.items()) + "</p>\n"
+            intro += "<p>" + "; ".join(f"{esc(k)}: {esc(v)}" for k, v in meta.items()) + "</p>\n"
     body = table(keys, [[cell_for(k, r.get(k)) for k in keys] for r in rows])
     return "<h2>Comparison with the baseline</h2>\n" + intro + body
 

@@ -145,13 +145,18 @@ def extra_sections(run: dict) -> dict:
         "hotflip": {"n_passages": 10, "seeds": [1999, 5], "asr": {"5": 0.1, "10": 0.2, "20": 0.35, "50": 0.5}, "asr_std": {"5": 0.02, "10": 0.03, "20": 0.04, "50": 0.05}}
     }
     run["geometry"] = {"isoscore": 0.0123, "average_cosine": 0.2718, "uniformity": -2.5, "spectral_norm_max": 9.87}
+    # Shaped like robustest.comparison.Regression.as_dict() in a run's "comparison" block.
+    regression = {"family": "misspelling", "measure": "nDCG@10", "tolerance": 0.02, "n_queries": 20, "seeds": [1999, 5], "confidence": 0.95}
     run["comparison"] = {
-        "baseline": "runs/ckpt-1000.json",
-        "families": {
-            "misspelling": {"drop_rate": {"difference": 0.061, "ci": [0.021, 0.1], "verdict": "fail"}, "p_adjusted": 0.004},
-            "reordering": {"drop_rate": {"difference": -0.002, "ci": [-0.01, 0.008], "verdict": "pass"}, "p_adjusted": 0.9},
-        },
-    }
+        "reference": {"kind": "saved run", "path": "runs/ckpt-1000.json", "retriever": {"resolved": "ckpt-1000", "fingerprint": "f" * 64}, "created": "2026-11-25T00:00:00Z"},
+        "tolerance": 0.02,
+        "regressions": [
+            regression | {"name": "misspelling drop rate vs baseline", "baseline": 0.05, "current": 0.111, "difference": 0.061, "difference_ci": [0.021, 0.1],
+                          "p_value": 0.002, "p_adjusted": 0.004, "verdict": "fail", "note": "fail: the checkpoint's drop rate is worse by 6.10 points"},
+            regression | {"name": "nDCG@10 vs baseline", "family": "", "seeds": [], "baseline": 0.42, "current": 0.421, "difference": -0.001,
+                          "difference_ci": [-0.01, 0.008], "p_value": 0.9, "p_adjusted": 0.9, "verdict": "pass", "note": "pass"},
+        ],
+    }  # fmt: skip
     return run
 
 
@@ -166,13 +171,17 @@ def test_baseline_poisoning_geometry_and_comparison_sections(real_run, tmp_path)
     assert "<th>ASR@20 (%)</th>" in poisoning and "35.0 ± 4.0" in poisoning
     geometry = page.split(">Embedding geometry</h2>")[1]
     assert "<td>isoscore</td>" in geometry and "0.0123" in geometry
-    comparison = page.split(">Comparison with the baseline</h2>")[1].split("</table>")[0]
-    assert "runs/ckpt-1000.json" in comparison
-    assert "<th>drop_rate difference</th>" in comparison and "[0.021, 0.1]" in comparison
-    assert 'verdict fail">fail<' in comparison and 'verdict pass">pass<' in comparison
-    # A comparison given as a plain list of rows renders the same columns.
-    listed = render_html(real_run | {"comparison": [{"family": "misspelling", "difference": 0.05, "ci": [0.01, 0.09], "verdict": "inconclusive"}]})
-    assert 'verdict inconclusive">inconclusive<' in listed.split(">Comparison with the baseline</h2>")[1]
+    comparison = page.split(">Comparison with the baseline</h2>")[1].split("</ul>")[0]
+    assert "<b>ckpt-1000</b> <code>ffffffffffff</code> saved run runs/ckpt-1000.json" in comparison
+    fail_row = comparison.split("<td>misspelling drop rate vs baseline</td>")[1].split("</tr>")[0]
+    assert ">+6.10<" in fail_row and "[2.10, 10.00]" in fail_row and 'verdict fail">fail<' in fail_row and ">0.004<" in fail_row
+    assert 'verdict pass">pass<' in comparison.split("<td>nDCG@10 vs baseline</td>")[1]
+    assert "worse by 6.10 points" in comparison  # the failing comparison's note
+    # Other shapes (a plain list of rows, nested blocks) render their keys as columns.
+    rows = [{"family": "misspelling", "drop_rate": {"diff": 0.05, "ci": [0.01, 0.09]}, "verdict": "inconclusive"}]
+    listed = render_html(real_run | {"comparison": rows}).split(">Comparison with the baseline</h2>")[1]
+    assert "<th>drop_rate ci</th>" in listed and "[0.01, 0.09]" in listed and 'verdict inconclusive">inconclusive<' in listed
+    assert ">Comparison with the baseline<" not in render_html(real_run | {"comparison": None})
 
 
 def test_a_run_without_families_still_reports(real_run):
@@ -240,14 +249,28 @@ def test_report_renders_in_headless_chromium_with_its_plots(real_run, tmp_path):
 
 
 def test_plugin_writes_the_html_report(pytester, cache_dir, small_cranfield, tmp_path):
-    out = tmp_path / "run.html"
-    result = pytester.runpytest_subprocess(
-        str(SUITES / "test_misspelling.py"), "-p", "no:cacheprovider", "-k", "drop_rate",
-        f"--dataset={small_cranfield}", f"--cache-dir={cache_dir}", f"--robustest-html={out}", "--thresholds=misspelling=0.9",
-    )  # fmt: skip
-    result.assert_outcomes(passed=1)
+    from robustest.settings import BY_NAME
+
+    def run(*args):
+        return pytester.runpytest_subprocess(
+            str(SUITES / "test_misspelling.py"), str(SUITES / "test_effectiveness.py"), "-p", "no:cacheprovider",
+            "-k", "drop_rate or regression", f"--dataset={small_cranfield}", f"--cache-dir={cache_dir}", *args,
+        )  # fmt: skip
+
+    out, saved = tmp_path / "run.html", tmp_path / "run.json"
+    result = run(f"--robustest-html={out}", f"--robustest-save={saved}")
+    assert result.ret == 0 and result.parseoutcomes()["passed"] == 1, result.stdout.str()[-3000:]
     result.stdout.fnmatch_lines([f"HTML report written to {out}"])
     page = out.read_text(encoding="utf-8")
-    assert ">misspelling drop rate<" in page or ">misspelling<" in page
-    assert 'verdict pass">pass<' in page
-    assert len(images(page)) >= 1  # the drop-rate chart, from the gate if not from the families
+    assert "<td>misspelling drop rate</td>" in page and 'verdict pass">pass<' in page
+    assert len(images(page)) >= 1  # the drop-rate chart (and a scatter once runs keep families)
+    if "baseline" not in BY_NAME:
+        return
+    # Gated against its own saved run: paired bars and the comparison section, all passing.
+    gated = tmp_path / "gated.html"
+    result = run(f"--robustest-html={gated}", f"--baseline={saved}")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    page = gated.read_text(encoding="utf-8")
+    assert "Grey: the baseline run" in page
+    comparison = page.split(">Comparison with the baseline</h2>")[1]
+    assert "<td>misspelling drop rate vs baseline</td>" in comparison and 'verdict fail"' not in comparison
