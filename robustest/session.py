@@ -258,6 +258,7 @@ class RobustestSession:
             "settings": {k: v for k, v in self.settings.items() if k != "robustest_save"},
             "effectiveness": self.effectiveness,
             "per_query": {m: self._clean.by_query(m) for m in self.measures} if self._clean else {},
+            "queries": dict(self.dataset.queries),  # original texts, for the report's worst-query tables
             "families": {family: family_record(run) for family, run in self.checks.runs.items()},
             "gates": [g.as_dict() for g in self.holm_gates()],
             "comparison": None if reference is None else {

@@ -11,6 +11,8 @@ CORE = [
     "robustest.data.default_collection",
     "robustest.index",
     "robustest.metrics",
+    "robustest.plots",
+    "robustest.report",
     "robustest.retrieval",
     "robustest.retrievers.resolve",
     "robustest.retrievers.bm25",

@@ -22,40 +22,10 @@ FAMILIES = ("misspelling", "reordering")
 THRESHOLDS = {"misspelling": 0.2, "reordering": 0.05}
 
 
-def family_record(fr) -> dict:
-    """One family of a saved run (schema 2), from a stability.FamilyRun: robustest.runs'
-    builder when it is there, else the same fields built here."""
-    try:
-        from robustest.runs import family_record as build
-    except ImportError:
-        build = None
-    if build is not None:
-        return build(fr)
-    from robustest.stats import seed_drop_rates, summarize_seeds
-
-    seeds = [str(s) for s in fr.seeds]
-    rates = seed_drop_rates(fr.clean, fr.perturbed)
-    mean, std = summarize_seeds(rates)
-    return {
-        "measure": fr.measure,
-        "seeds": list(fr.seeds),
-        "clean": dict(zip(fr.qids, map(float, fr.clean))),
-        "variants": {
-            str(p.seed): {v.query_id: {"text": v.text, "edit": v.describe()} for v in p.variants}
-            for p in fr.perturbations
-        },
-        "perturbed": {
-            seed: {q: float(x) for q, x in zip(fr.qids, row) if np.isfinite(x)} for seed, row in zip(seeds, fr.perturbed)
-        },
-        "drop_rates": [float(r) for r in rates],
-        "drop_rate_mean": float(mean),
-        "drop_rate_std": float(std),
-    }
-
-
 def build_run(index, clean, family_runs) -> dict:
-    """A run dict as --robustest-save writes it, from real per-query scores."""
+    """A run dict as --robustest-save writes it (robustest.runs' family records), from real per-query scores."""
     from robustest import __version__
+    from robustest.runs import RUN_SCHEMA, family_record
     from robustest.stats import apply_holm, evaluate_gate
 
     gates = apply_holm(
@@ -65,7 +35,7 @@ def build_run(index, clean, family_runs) -> dict:
     families = {name: family_record(fr) for name, fr in family_runs.items()}
     retriever = index.retriever
     return {
-        "schema": 2,
+        "schema": RUN_SCHEMA,
         "robustest_version": __version__,
         "created": "2026-11-26T01:02:03Z",
         "retriever": {"spec": "default", "resolved": retriever.name, "kind": "embedded", "name": retriever.name, "fingerprint": retriever.fingerprint},
@@ -249,8 +219,6 @@ def test_report_renders_in_headless_chromium_with_its_plots(real_run, tmp_path):
 
 
 def test_plugin_writes_the_html_report(pytester, cache_dir, small_cranfield, tmp_path):
-    from robustest.settings import BY_NAME
-
     def run(*args):
         return pytester.runpytest_subprocess(
             str(SUITES / "test_misspelling.py"), str(SUITES / "test_effectiveness.py"), "-p", "no:cacheprovider",
@@ -263,9 +231,8 @@ def test_plugin_writes_the_html_report(pytester, cache_dir, small_cranfield, tmp
     result.stdout.fnmatch_lines([f"HTML report written to {out}"])
     page = out.read_text(encoding="utf-8")
     assert "<td>misspelling drop rate</td>" in page and 'verdict pass">pass<' in page
-    assert len(images(page)) >= 1  # the drop-rate chart (and a scatter once runs keep families)
-    if "baseline" not in BY_NAME:
-        return
+    assert len(images(page)) == 2  # the drop-rate chart and the misspelling scatter
+    assert "<mark>" in page.split(">misspelling</h3>")[1]  # originals are saved: edited words are marked
     # Gated against its own saved run: paired bars and the comparison section, all passing.
     gated = tmp_path / "gated.html"
     result = run(f"--robustest-html={gated}", f"--baseline={saved}")
