@@ -179,6 +179,12 @@ def test_cli_report_and_one_clear_error_for_a_bad_file(real_run, tmp_path, capsy
     assert err.startswith("robustest: error:") and "broken.json" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.html").exists()
 
+    future = tmp_path / "future.json"
+    future.write_text(json.dumps(real_run | {"schema": 99}))
+    assert cli_main(["report", str(future), "--html", str(tmp_path / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert "schema 99" in err and len(err.strip().splitlines()) == 1
+
 
 def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
