@@ -4,6 +4,8 @@
     robustest dataset default     build (once) the embedded default collection, print its folder
     robustest presets             list the paper's retriever presets
     robustest evaluate [options]  clean effectiveness of a retriever on a dataset
+    robustest analyze RUN... [--out DIR] [--factor dataset|COLUMN --factor-file CSV]
+                                  marginal means, geometry and correlations over saved runs
     robustest report RUN.json --html OUT.html [--baseline BASE.json]
                                   an HTML report (tables, plots) of a saved run
 
@@ -40,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("presets", help="list the retriever presets")
     evaluate = commands.add_parser("evaluate", help="clean effectiveness of a retriever on a dataset")
     add_setting_options(evaluate)
+    analyze = commands.add_parser("analyze", help="compare saved runs of several models and datasets (mixed models, geometry)")
+    analyze.add_argument("runs", nargs="+", metavar="RUN", help="run files saved with --robustest-save")
+    analyze.add_argument("--out", default="robustest-analysis", metavar="DIR", help="folder for the CSV tables and PNG plots (default: robustest-analysis)")
+    analyze.add_argument("--factor", default="dataset", metavar="dataset|COLUMN", help="what the models are compared across: dataset, or a column of --factor-file")
+    analyze.add_argument("--factor-file", default=None, metavar="CSV", help="CSV with columns dataset, COLUMN and optionally query (e.g. query or task type)")
     report = commands.add_parser("report", help="write an HTML report of a run saved with --robustest-save")
     report.add_argument("run", metavar="RUN.json", help="a run saved with --robustest-save")
     report.add_argument("--html", required=True, metavar="OUT.html", help="where to write the report")
@@ -86,6 +93,20 @@ def run(args: argparse.Namespace) -> int:
         run = read_run(args.run)
         baseline = read_run(args.baseline) if args.baseline else None
         print(f"HTML report written to {write_html(run, args.html, baseline)}")
+    elif args.command == "analyze":
+        import warnings
+
+        from .analyze import analyze_runs, write_outputs
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            analysis = analyze_runs(args.runs, factor=args.factor, factor_file=args.factor_file)
+        print(analysis.text)
+        written = write_outputs(analysis, args.out)
+        print(f"\nwrote {len(written)} files to {args.out}")
+        messages = analysis.warnings + [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        for message in dict.fromkeys(messages):
+            print(f"robustest: warning: {message}", file=sys.stderr)
     return 0
 
 

@@ -5,12 +5,16 @@ import sys
 
 CORE = [
     "robustest",
+    "robustest.analyze",
     "robustest.cache",
     "robustest.cli",
+    "robustest.correlations",
     "robustest.data",
     "robustest.data.default_collection",
+    "robustest.geometry",
     "robustest.index",
     "robustest.metrics",
+    "robustest.mixed",
     "robustest.plots",
     "robustest.report",
     "robustest.retrieval",
