@@ -50,6 +50,7 @@ MARKERS = {
     "paraphrasing": "model-written paraphrases (needs --paraphraser)",
     "naturalizing": "lowercased queries without stopwords",
     "noise": "case, punctuation and whitespace noise",
+    "poisoning": "corpus poisoning: adversarial passages injected into the corpus (HotFlip, black-box), ASR@k gates",
     "geometry": "embedding geometry of the retriever (IsoScore, average cosine, uniformity, alignment, spectral norms)",
     "robustest_property": "a Hypothesis search for a counterexample (xfail unless --properties=strict)",
     "robustest_reference": "a comparison with --baseline or --compare-to (deselected without one)",
@@ -147,7 +148,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if html and rs.measured:
         from .report import write_html
 
-        # A saved --baseline is drawn beside this run (paired bars, its numbers in the tables).
+        # The reference (a saved --baseline or the --compare-to retriever) is drawn beside this run.
         baseline = getattr(getattr(rs, "reference", None), "run", None)
         try:
             write_html(rs.results(), html, baseline)

@@ -52,6 +52,7 @@ class LiveReference:
     def __init__(self, session):
         self.session = session  # a RobustestSession for the reference retriever, sharing the dataset
         self.label = f"{session.settings['retriever']} (measured in this session)"
+        self.records: dict[str, dict[str, Any]] = {}
 
     def check(self, session) -> None:
         self.session.retriever  # load errors surface before any test runs
@@ -65,7 +66,21 @@ class LiveReference:
         clean = self.session.clean_evaluation_for(current_run.measure)
         replay = replaying(current_run.perturbations)
         run = run_family(self.session.corpus_index, family, current_run.seeds, current_run.measure, clean, replay)
-        return family_record(run)
+        self.records[family] = family_record(run)
+        return self.records[family]
+
+    @property
+    def run(self) -> dict[str, Any]:
+        """What was measured of the reference so far, shaped like a run file (for the report)."""
+        s = self.session
+        clean = s.clean_evaluation if s.measured else None
+        return {
+            "retriever": self.describe(),
+            "dataset": s.dataset.describe(),
+            "effectiveness": s.effectiveness,
+            "per_query": {m: clean.by_query(m) for m in s.measures} if clean else {},
+            "families": dict(self.records),
+        }
 
     def per_query(self, measure: str) -> dict[str, float]:
         return self.session.clean_evaluation_for(measure).by_query(measure)

@@ -243,11 +243,12 @@ def test_a_typo_fragile_checkpoint_fails_against_the_original(pytester, cache_di
 
 
 def test_compare_to_a_second_retriever_in_the_same_session(pytester, cache_dir, typo_fragile_checkpoint, tmp_path):
-    saved = tmp_path / "run.json"
-    result = run_gates(pytester, cache_dir, f"--retriever={typo_fragile_checkpoint}", "--compare-to=default", f"--robustest-save={saved}")
+    saved, html = tmp_path / "run.json", tmp_path / "report.html"
+    result = run_gates(pytester, cache_dir, f"--retriever={typo_fragile_checkpoint}", "--compare-to=default", f"--robustest-save={saved}", f"--robustest-html={html}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     result.stdout.fnmatch_lines(["regression vs default (measured in this session)*", "misspelling drop rate vs baseline * fail"])
     assert load_run(saved)["comparison"]["reference"]["spec"] == "default"
+    assert "Grey: the baseline run" in html.read_text()  # the reference's bars beside this run's
 
 
 def test_bad_baselines_are_one_clear_line(pytester, cache_dir, saved_default_run, small_cranfield, tmp_path):
