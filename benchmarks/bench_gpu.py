@@ -1,0 +1,168 @@
+"""GPU checks and timings, for a machine with CUDA (run once per GPU we get to see).
+
+    python benchmarks/bench_gpu.py --model DIR --dataset BEIR_DIR [--out results.json]
+
+1. The HF encoder on CUDA in float32, bfloat16 and float16 against float32 on the CPU:
+   cosine agreement of every corpus vector, nDCG@10 of each, passages per second.
+2. Last-token pooling with left padding on CUDA (a tiny random decoder): a text encoded in a
+   padded batch equals the text encoded alone.
+3. HotFlip on CUDA with the paper's 100 candidates: iterations per second, and the objective
+   never decreasing.
+
+Searches are exact numpy inner products here, so the script needs no FAISS build; k-means is
+replaced by one cluster of held-out queries (HotFlip's speed does not depend on how the
+cluster was found).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def ndcg10(dataset, queries_vectors, corpus_vectors) -> float:
+    from robustest.metrics import per_query
+
+    scores = queries_vectors @ corpus_vectors.T
+    top = np.argsort(-scores, axis=1)[:, :10]
+    qids = list(dataset.queries)
+    runs = {q: {dataset.doc_ids[j]: float(scores[i, j]) for j in top[i]} for i, q in enumerate(qids)}
+    values = per_query({q: dataset.qrels[q] for q in qids}, runs, ["nDCG@10"])["nDCG@10"]
+    return float(np.mean([values[q] for q in qids]))
+
+
+def encoders(model: str, dataset, out: dict, device: str) -> None:
+    import torch
+
+    from robustest.retrievers.resolve import LoadOptions, resolve_retriever
+
+    docs, queries = dataset.documents, list(dataset.queries.values())
+    cpu = resolve_retriever(model, LoadOptions(device="cpu", dtype="float32", progress=False)).load(LoadOptions(device="cpu", dtype="float32", progress=False))
+    started = time.perf_counter()
+    reference = cpu.encode_documents(docs)
+    out["cpu_float32"] = {"passages_per_s": len(docs) / (time.perf_counter() - started), "threads": torch.get_num_threads(), "nDCG@10": ndcg10(dataset, cpu.encode_queries(queries), reference)}
+    for dtype in ("float32", "bfloat16", "float16"):
+        opts = LoadOptions(device=device, dtype=dtype, batch_size=128, progress=False)
+        gpu = resolve_retriever(model, opts).load(opts)
+        gpu.encode_documents(docs[:256])  # warm-up: kernels, allocator
+        sync(device)
+        started = time.perf_counter()
+        vectors = gpu.encode_documents(docs)
+        sync(device)
+        seconds = time.perf_counter() - started
+        cos = np.sum(vectors * reference, axis=1) / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(reference, axis=1))
+        out[f"{device}_{dtype}"] = {
+            "passages_per_s": len(docs) / seconds,
+            "min_cosine_to_cpu_float32": float(cos.min()),
+            "mean_cosine_to_cpu_float32": float(cos.mean()),
+            "nDCG@10": ndcg10(dataset, gpu.encode_queries(queries), vectors),
+            "fingerprint_differs_from_cpu": gpu.fingerprint != cpu.fingerprint if dtype != "float32" else None,
+        }
+        print(dtype, out[f"{device}_{dtype}"], flush=True)
+
+
+def left_padding(out: dict, device: str) -> None:
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2Model
+
+    from robustest.retrievers.hf import EncoderConfig, HFEncoder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        import torch
+
+        torch.manual_seed(0)
+        Qwen2Model(Qwen2Config(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, vocab_size=512)).save_pretrained(tmp)
+        # any fast tokenizer whose ids fit the tiny vocabulary after clipping is enough for padding
+        tokenizer = AutoTokenizer.from_pretrained(out["_model"])
+        tokenizer.save_pretrained(tmp)
+        config = EncoderConfig(pooling="last", normalize=True)
+        enc = HFEncoder("tiny-decoder", tmp, config, weights_digest="tiny", device=device, dtype="float32", progress=False)
+        enc.model.resize_token_embeddings(len(tokenizer))
+        enc.model.to(device)
+        texts = ["a", "a much longer text that needs a lot more padding than the first", "mid length text here"]
+        batched = enc.encode(texts)
+        alone = np.stack([enc.encode([t])[0] for t in texts])
+        out["left_padding"] = {"padding_side": enc.tokenizer.padding_side, "max_abs_difference": float(np.abs(batched - alone).max())}
+        print("left padding", out["left_padding"], flush=True)
+
+
+def hotflip(model: str, dataset, out: dict, iterations: int, device: str) -> None:
+    import torch
+
+    from robustest.attacks.hotflip import HotFlipConfig, hotflip_passages
+    from robustest.attacks.targets import Cluster, attack_queries
+    from robustest.retrievers.resolve import LoadOptions, resolve_retriever
+
+    opts = LoadOptions(device=device, dtype="float32", progress=False)
+    retriever = resolve_retriever(model, opts).load(opts)
+    queries = attack_queries(dataset)
+    members = sorted(queries.train)[:20]
+    vectors = retriever.encode_queries([queries.train[q] for q in members])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    cluster = Cluster(0, tuple(members), vectors.mean(axis=0))
+    for pool in (20, 100):
+        sync(device)
+        started = time.perf_counter()
+        passage = hotflip_passages(retriever, queries, [cluster], HotFlipConfig(iterations=iterations, pool=pool), seed=1999, progress=False)[0]
+        seconds = time.perf_counter() - started
+        trace = np.array(passage.trace)
+        out[f"hotflip_pool{pool}"] = {
+            "iterations": iterations,
+            "iterations_per_s": iterations / seconds,
+            "objective_start": float(trace[0]),
+            "objective_end": float(trace[-1]),
+            "never_decreases": bool(np.all(np.diff(trace) >= 0)),
+        }
+        print("hotflip", pool, out[f"hotflip_pool{pool}"], flush=True)
+
+
+def main() -> None:
+    import torch
+
+    from robustest.data import load_beir
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--out", default="gpu-check.json")
+    parser.add_argument("--device", default="cuda", help="cpu only to try the script out")
+    args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("no CUDA device: this benchmark needs a GPU")
+    dataset = load_beir(Path(args.dataset))
+    out = {"_model": args.model, "gpu": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "none", "torch": torch.__version__, "python": platform.python_version()}
+    import transformers
+
+    out["transformers"] = transformers.__version__
+    steps = (
+        lambda: encoders(args.model, dataset, out, args.device),
+        lambda: left_padding(out, args.device),
+        lambda: hotflip(args.model, dataset, out, args.iterations, args.device),
+    )
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:  # report every step, even when one breaks
+            import traceback
+
+            out.setdefault("errors", []).append(traceback.format_exc())
+            print("ERROR", exc, flush=True)
+    Path(args.out).write_text(json.dumps(out, indent=2))
+    print(json.dumps({k: v for k, v in out.items() if k != "errors"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
