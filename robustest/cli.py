@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
 
             print(f"HTML report written to {write_html(session.results(), values['robustest_html'])}")
     elif args.command == "report":
-        from .report import read_run, write_html
+        from .report import write_html
+        from .runs import load_run as read_run
 
         run = read_run(args.run)
         baseline = read_run(args.baseline) if args.baseline else None

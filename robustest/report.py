@@ -10,12 +10,10 @@ report. Query texts are user data: everything printed goes through `html.escape`
 from __future__ import annotations
 
 import html
-import json
 import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import RobustestError
 from .files import atomic_write
 from .fingerprints import short
 
@@ -43,26 +41,6 @@ var ok=imgs.every(function(i){return i.complete&&i.naturalWidth>0;});
 document.body.setAttribute("data-images",String(imgs.length));
 document.body.setAttribute("data-images-ok",ok?"yes":"no");});
 """
-
-
-def read_run(path: str | Path) -> dict:
-    """A saved run as a dict; robustest.runs.load_run validates it when that module exists."""
-    try:
-        from .runs import load_run
-    except ImportError:
-        load_run = None
-    if load_run is not None:
-        return load_run(path)
-    path = Path(path)
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RobustestError(f"cannot read run file {path} ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise RobustestError(f"run file {path} is not valid JSON ({exc}); save it again with --robustest-save") from None
-    if not isinstance(value, dict):
-        raise RobustestError(f"run file {path} does not hold a saved run (a JSON object); save it again with --robustest-save")
-    return value
 
 
 def write_html(run: Mapping[str, Any], path: str | Path, baseline: Mapping[str, Any] | None = None) -> Path:

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from robustest.cli import main as cli_main
-from robustest.report import read_run, render_html, write_html
+from robustest.report import render_html, write_html
+from robustest.runs import load_run as read_run
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 FAMILIES = ("misspelling", "reordering")
