@@ -11,6 +11,9 @@ from .errors import RobustestError
 from .runs import check_same_dataset, family_record, frozen_perturber, load_run
 
 
+COMPARED_CONFIG = ("dtype", "pooling", "max_length", "query_prompt", "doc_prompt", "normalize", "similarity")
+
+
 class SavedReference:
     """A run file from an earlier checkpoint."""
 
@@ -21,6 +24,12 @@ class SavedReference:
 
     def check(self, session) -> None:
         check_same_dataset(self.run, session.dataset.describe(), f"the baseline {self.path}")
+
+    def config_changes(self, retriever: Mapping[str, Any]) -> list[str]:
+        """How this run's encoder settings differ from the baseline's (e.g. a float32 baseline
+        gated on a bfloat16 GPU run: part of any difference is numerical precision)."""
+        theirs = self.run["retriever"]
+        return [f"{key} {theirs[key]} -> {retriever[key]}" for key in COMPARED_CONFIG if key in theirs and key in retriever and theirs[key] != retriever[key]]
 
     def frozen(self, family: str, seeds: Sequence[int]) -> tuple[tuple[int, ...], Callable] | None:
         """(seeds, perturb) replaying the baseline's variants; None when it did not run `family`."""

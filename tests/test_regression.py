@@ -265,3 +265,13 @@ def test_bad_baselines_are_one_clear_line(pytester, cache_dir, saved_default_run
         "was measured on wordnet-senses [test] with 300 queries", "same --dataset",
     )
     assert_one_clear_error(run_gates(pytester, cache_dir, f"--baseline={saved_default_run}", "--compare-to=bm25"), "--baseline and --compare-to")
+
+
+def test_encoder_settings_that_differ_from_the_baseline_are_named(tmp_path):
+    from robustest.reference import SavedReference
+
+    base, _ = synthetic(n=5)
+    run = {"schema": RUN_SCHEMA, "robustest_version": "x", "retriever": {"dtype": "float32", "pooling": "mean"}, "dataset": {}, "effectiveness": {}, "per_query": {}, "families": {"misspelling": base}}
+    reference = SavedReference(str(save_run(tmp_path / "base.json", run)))
+    assert reference.config_changes({"dtype": "bfloat16", "pooling": "mean"}) == ["dtype float32 -> bfloat16"]
+    assert reference.config_changes({"dtype": "float32", "pooling": "mean"}) == []
