@@ -71,7 +71,7 @@ def label_runs(runs: Sequence[tuple[str, dict]]) -> list[Run]:
     mistake."""
     datas = [d for _, d in runs]
     rets = [d["retriever"] for d in datas]
-    names = [str(r.get("resolved") or r.get("name") or r.get("spec") or "retriever") for r in rets]
+    names = [_short_name(str(r.get("resolved") or r.get("name") or r.get("spec") or "retriever")) for r in rets]
     models = []
     for name, ret in zip(names, rets):
         group = [r for n, r in zip(names, rets) if n == name]
@@ -95,6 +95,13 @@ def label_runs(runs: Sequence[tuple[str, dict]]) -> list[Run]:
             raise RobustestError(f"{seen[key]} and {r.path} are both runs of {r.model} on {r.dataset}; pass one run per model and dataset")
         seen[key] = r.path
     return labelled
+
+
+def _short_name(name: str) -> str:
+    """A model given as a path is named by its last part (`SmolLM2-135M-Instruct.Q4_1.gguf`)."""
+    if "/" in name and (name.startswith(("/", "./", "../", "~")) or Path(name).exists()):
+        return Path(name.rstrip("/")).name or name
+    return name
 
 
 def headline_measure(runs: Sequence[Run]) -> str:
@@ -315,6 +322,8 @@ def render(a: Analysis) -> str:
         lines.append(f"  {'model':32} {'dataset':16} " + " ".join(f"{k.replace('spectral_norm_', 'sn_'):>14}" for k in shown))
         for g in a.geometry:
             lines.append(f"  {g['model']:32} {g['dataset']:16} " + " ".join(f"{_fmt(g.get(k), '.4g'):>14}" for k in shown))
+        if any(k.startswith("spectral_norm_") for k in shown):
+            lines.append("  (sn_: spectral norm of the nn.Linear weights)")
         lines += ["", "geometry vs robustness across models:"]
         lines.append(correlations_table(a.correlations) if a.correlations else "  no drop rates or attack results in the runs")
     else:
@@ -389,18 +398,22 @@ def plot_outputs(a: Analysis, out: Path) -> list[Path]:
     paths = []
     fits = list(a.fits.values())
     if fits:
-        fig = Figure(figsize=(4.2 * len(fits), 3.6))
-        for i, fit in enumerate(fits):
-            ax = fig.add_subplot(1, len(fits), i + 1)
+        # One panel per score, models on a shared axis (labelled once, on the left).
+        models = list(dict.fromkeys(m["model"] for f in fits for m in f.model_means))
+        position = {m: i for i, m in enumerate(models)}
+        fig = Figure(figsize=(3.4 * len(fits) + 0.09 * max(map(len, models)), 0.45 * len(models) + 1.4), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(1, len(fits), sharey=True))
+        for ax, fit in zip(axes, fits):
             means = fit.model_means
-            y = np.arange(len(means))
+            y = [position[m["model"]] for m in means]
             est = np.array([m["emm"] for m in means])
             err = np.array([[m["emm"] - m["ci_low"] for m in means], [m["ci_high"] - m["emm"] for m in means]])
             ax.errorbar(est, y, xerr=err, fmt="o", capsize=4)
-            ax.set_yticks(y, [m["model"] for m in means])
             ax.set_title(fit.response, fontsize=9)
-            ax.set_xlabel(f"marginal mean ({fit.confidence:.0%} CI)")
-            ax.invert_yaxis()
+            ax.set_xlabel(f"marginal mean ({fit.confidence:.0%} CI)", fontsize=8)
+            ax.grid(axis="x", alpha=0.3)
+        axes[0].set_yticks(range(len(models)), models, fontsize=8)
+        axes[0].set_ylim(len(models) - 0.5, -0.5)
         paths.append(_save(fig, out / "marginal_means.png"))
         for fit in fits:
             if len(fit.levels) < 2:
@@ -427,16 +440,21 @@ def plot_outputs(a: Analysis, out: Path) -> list[Path]:
     if a.geometry and a.correlations:
         geometry, targets, _ = a.by_model
         metrics = [k for k in METRICS if any(v.get(k) is not None for v in geometry.values())]
+        columns = min(3, len(metrics))
+        rows = -(-len(metrics) // columns)
         for target, values in targets.items():
-            fig = Figure(figsize=(3.2 * len(metrics), 3.0))
+            fig = Figure(figsize=(3.3 * columns, 2.7 * rows), layout="constrained")
+            fig.suptitle(f"{target} against geometry, one point per model", fontsize=9)
             for i, metric in enumerate(metrics):
-                ax = fig.add_subplot(1, len(metrics), i + 1)
+                ax = fig.add_subplot(rows, columns, i + 1)
                 pts = [(geometry[m].get(metric), values.get(m), m) for m in geometry if geometry[m].get(metric) is not None and values.get(m) is not None]
                 ax.scatter([p[0] for p in pts], [p[1] for p in pts])
                 for gx, gy, name in pts:
-                    ax.annotate(name, (gx, gy), fontsize=6)
+                    ax.annotate(name if len(name) <= 24 else name[:22] + "…", (gx, gy), fontsize=6, xytext=(3, 3), textcoords="offset points")
                 ax.set_xlabel(metric, fontsize=8)
-                if i == 0:
+                ax.tick_params(labelsize=7)
+                ax.margins(0.25)
+                if i % columns == 0:
                     ax.set_ylabel(target, fontsize=8)
             paths.append(_save(fig, out / f"geometry_vs_{_slug(target)}.png"))
     return paths

@@ -112,6 +112,8 @@ def correlations_table(rows: Sequence[Mapping[str, Any]]) -> str:
     def f(v):
         return "   n/a" if v is None else f"{v:+.3f}"
 
+    if rows and all(r["pearson"] is None for r in rows) and len({r.get("note") for r in rows}) == 1:
+        return f"  none: {rows[0].get('note')}"  # one reason for every pair: say it once
     lines = [f"  {'geometry':22} {'target':26} {'n':>3} {'Pearson':>8} {'Spearman':>8} {'Kendall':>8} {'partial':>8}"]
     for r in rows:
         line = f"  {r['metric']:22} {r['target']:26} {r['n']:>3} {f(r['pearson']):>8} {f(r['spearman']):>8} {f(r['kendall']):>8} {f(r['partial_pearson']):>8}"

@@ -34,6 +34,7 @@ import numpy as np
 from .errors import RobustestError
 
 COLUMNS = ("model", "dataset", "query", "factor", "score")
+METHODS = ("lbfgs", "bfgs", "powell")  # tried in order until one converges
 SINGULAR = 1e-4  # a variance below this share of the residual variance counts as zero
 
 
@@ -275,16 +276,29 @@ def _fit(score, exog, names, dataset, query_key, with_dataset: bool):
     from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
     exog = pd.DataFrame(exog, columns=names)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # building the model warns about nothing we act on
         if with_dataset:
             model = MixedLM(np.asarray(score), exog, groups=np.asarray(dataset), exog_re=np.ones((len(score), 1)), exog_vc=_query_components(dataset, query_key, VCSpec))
         else:
             model = MixedLM(np.asarray(score), exog, groups=np.asarray(query_key), exog_re=np.ones((len(score), 1)))
-        try:
-            result = model.fit(reml=True, method=["lbfgs", "bfgs", "powell"])
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise RobustestError(f"the mixed model could not be fitted ({exc}); check that the scores vary and that several queries were scored") from None
+    result, caught, failure = None, [], None
+    # One optimiser at a time: statsmodels moves on from one that does not converge, but not
+    # from one that raises (L-BFGS can step onto a singular matrix near a zero variance).
+    # Only the kept attempt's warnings count.
+    for method in METHODS:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            try:
+                attempt = model.fit(reml=True, method=[method])
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                failure = exc
+                continue
+        result, caught = attempt, got
+        if attempt.converged:
+            break
+    if result is None:
+        raise RobustestError(f"the mixed model could not be fitted ({failure}); check that the scores vary and that several queries were scored")
     # statsmodels' "may be on the boundary" fires on any variance below 0.01 in absolute terms,
     # which is most variances of scores in [0, 1]; fit_mixed checks the boundary itself.
     messages = list(

@@ -146,3 +146,32 @@ def test_missing_columns_and_nan_scores():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MixedModelWarning)  # two datasets: the variance may be 0
         assert fit_mixed(frame).n_obs == len(frame) - 5
+
+
+def test_an_optimiser_that_raises_is_followed_by_the_next():
+    """Found on MiniLM vs raw SmolLM2 on cranfield: one model scores almost nothing, so the
+    query variance is near zero and L-BFGS steps onto a singular matrix (it raises rather
+    than failing to converge); BFGS then fits it."""
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    rng = np.random.default_rng(0)
+    n = 225
+    strong = rng.beta(0.6, 1.0, size=n)
+    weak = np.where(rng.random(n) < 0.03, rng.random(n) * 0.3, 0.0)
+    frame = pd.DataFrame(
+        {"model": ["strong"] * n + ["weak"] * n, "dataset": "d", "query": [f"q{i}" for i in range(n)] * 2, "factor": "d", "score": np.concatenate([strong, weak])}
+    )
+    exog = Design(["strong", "weak"], ["d"]).matrix(frame["model"], frame["factor"])
+    with pytest.raises(np.linalg.LinAlgError), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MixedLM(frame["score"].to_numpy(), exog, groups=frame["query"].to_numpy(), exog_re=np.ones((2 * n, 1))).fit(reml=True, method=["lbfgs"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_mixed(frame)
+    # Independent scores: the query variance is truly about 0, and only that is reported
+    # (not the failed L-BFGS attempt's own warnings).
+    messages = [str(w.message) for w in caught if issubclass(w.category, MixedModelWarning)]
+    assert len(messages) == 1 and "singular fit: the query variance" in messages[0], messages
+    assert fit.converged
+    (difference,) = fit.contrasts
+    assert difference["difference"] == pytest.approx(strong.mean() - weak.mean(), abs=1e-6)
