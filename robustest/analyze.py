@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 import warnings
@@ -32,25 +31,10 @@ ASR_K = "20"  # the paper's headline attack success rate
 
 
 def read_run(path: str | Path) -> dict:
-    """One saved run. The run store's own loader validates it when present."""
-    path = Path(path)
-    try:
-        from .runs import load_run
-    except ImportError:
-        load_run = None
-    if load_run is not None:
-        run = load_run(path)
-    else:
-        try:
-            run = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RobustestError(f"run file {path} not found; pass files written with --robustest-save") from None
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise RobustestError(f"cannot read run file {path} ({exc}); pass a JSON file written with --robustest-save") from None
-    missing = [k for k in ("retriever", "dataset", "per_query") if not isinstance(run, dict) or not isinstance(run.get(k), dict)]
-    if missing:
-        raise RobustestError(f"run file {path} is not a robustest run (no {', '.join(missing)}); pass files written with --robustest-save")
-    return run
+    """One saved run, validated by the run store (one clear error per broken file)."""
+    from .runs import load_run
+
+    return load_run(path)
 
 
 @dataclass
