@@ -122,3 +122,50 @@ def assert_invariant(run: FamilyRun, delta: float) -> None:
         lines = [f"{run.family}: {bad} (query, seed) pairs lose more than {delta} {run.measure}:"]
         lines += [f"  [{w['query_id']}, seed {w['seed']}] {w['original']!r} -> {w['variant']!r}: {w['before']:.3f} -> {w['after']:.3f}, rank {w['rank_before']} -> {w['rank_after']}" for w in worst]
         raise RobustnessError("\n".join(lines))
+
+
+def format_rate_gate(gate: GateResult, strongest: Sequence[dict] = (), k: int = 20) -> str:
+    """The message of a poisoning gate: the rate over seeds, its CI and verdict, and the
+    passages that reached the most test queries."""
+    lo, hi = gate.drop_rate_ci
+    lines = [
+        f"{gate.name}: {gate.verdict.value.upper()} - {gate.statistic} {gate.drop_rate_mean * 100:.2f}% "
+        f"± {gate.drop_rate_std * 100:.2f} over seeds {', '.join(map(str, gate.seeds))} "
+        f"(threshold {gate.threshold * 100:.1f}%, {gate.confidence:.0%} CI [{lo * 100:.2f}%, {hi * 100:.2f}%], "
+        f"{gate.n_queries} test queries, p = {gate.p_value:.3g})",
+        f"  {gate.note}",
+    ]
+    if strongest:
+        lines.append(f"  strongest adversarial passages (test queries each one reaches in the top {k} on its own):")
+        for row in strongest:
+            text = row["text"] if len(row["text"]) <= 160 else row["text"][:157] + "..."
+            lines.append(f"    [seed {row['seed']}, cluster {row['cluster']}] {row['queries_reached']} queries: {text!r}")
+    return "\n".join(lines)
+
+
+def assert_attack_success(
+    result, threshold: float, *, k: int = 20, confidence: float = 0.95, inconclusive: str = "pass", name: str | None = None
+) -> GateResult:
+    """Corpus-poisoning gate: ASR@k of an attack (a `robustest.attacks.AttackResult`), the share
+    of test queries with an adversarial passage in their top k, averaged over seeds, at most
+    `threshold`, judged on a bootstrap CI over test queries (pass / fail / inconclusive)."""
+    from .stats import evaluate_rate_gate
+
+    if inconclusive not in INCONCLUSIVE_MODES:
+        raise ValueError(f"inconclusive={inconclusive!r} must be one of {INCONCLUSIVE_MODES}")
+    if k not in result.hits:
+        raise ValueError(f"ASR@{k} was not measured; the run has k in {sorted(result.hits)}")
+    gate = evaluate_rate_gate(
+        name or f"poisoning {result.attack} ASR@{k} N={result.n_passages}",
+        result.hits[k].astype(float),
+        threshold,
+        seeds=result.seeds,
+        statistic=f"ASR@{k}",
+        family="poisoning",
+        confidence=confidence,
+    )
+    if gate.verdict is Verdict.FAIL or (gate.verdict is Verdict.INCONCLUSIVE and inconclusive == "fail"):
+        raise RobustnessError(format_rate_gate(gate, result.strongest(5), k), gate)
+    if gate.verdict is Verdict.INCONCLUSIVE:
+        warnings.warn(InconclusiveWarning(format_rate_gate(gate)), stacklevel=2)
+    return gate

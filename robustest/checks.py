@@ -31,6 +31,7 @@ class Checks:
         self.counterexamples: dict[str, str] = {}
         self.guard = None  # the synonym guard, once synonymizing has run
         self._perturbers: dict[str, Callable | None] = {}
+        self._poisoning = None  # attacks.checks.PoisoningChecks, built when a poisoning test runs
 
     def config(self, family: str) -> FamilyConfig:
         return self.session.families[family]
@@ -197,3 +198,16 @@ class Checks:
         except RobustestError:
             raise
         return None
+
+    # -- corpus poisoning -----------------------------------------------------------------
+    @property
+    def poisoning(self):
+        """Poisoning gates and measurements (robustest.attacks.checks.PoisoningChecks)."""
+        if self._poisoning is None:
+            from .attacks.checks import PoisoningChecks
+
+            self._poisoning = PoisoningChecks(self.session, self._record)
+        return self._poisoning
+
+    def poisoning_lines(self) -> list[str]:
+        return [] if self._poisoning is None else self._poisoning.lines()

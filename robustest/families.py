@@ -16,6 +16,13 @@ Why these default thresholds (policy, not measurements of any one model):
 - naturalizing 0.10: dropping stopwords and case turns questions into keyword queries, a
   shift in style that real users make all the time.
 - case, punctuation, whitespace 0.05: meaning-preserving surface noise.
+- poisoning 0.30 (ASR@20, not a drop rate): with N = 10 adversarial passages injected (0.2%
+  of the default collection), at most 30% of unseen test queries may find one in their top 20.
+  Relevant text chosen with no attack (the random-gold control) reaches ~1% there, and an
+  attacker with no model access who pastes the queries they have seen (query copy) ~25% on
+  all-MiniLM-L6-v2: a white-box attack clearly beyond that marks a retriever that is easy to
+  poison. The CPU default runs 30 HotFlip iterations, a weak attacker (the paper: 5,000), so
+  passing is necessary, not sufficient; raise `iterations` where there is time or a GPU.
 """
 
 from __future__ import annotations
@@ -37,7 +44,23 @@ DEFAULT_THRESHOLDS = {
     "case": 0.05,
     "punctuation": 0.05,
     "whitespace": 0.05,
+    "poisoning": 0.30,
 }
+# Corpus poisoning's own keys ([tool.robustest.poisoning], --family-set=poisoning.KEY=VALUE),
+# with defaults sized for a CPU: `pytest suites/` finishes in a few minutes on the default
+# collection. The paper: passages 10 and 50, tokens 50, pool 100, iterations 5000.
+POISONING_DEFAULTS: dict[str, Any] = {
+    "passages": (10,),  # adversarial passages per seed (N); one gate per N
+    "tokens": 50,  # length of each passage (L)
+    "iterations": 30,  # HotFlip iterations per passage
+    "pool": 20,  # HotFlip candidates evaluated per iteration
+    "attacks": ("hotflip", "query_copy", "keyword_stuffing", "random_gold"),  # measured and reported
+    "gated": ("hotflip",),  # attacks with an ASR gate
+    "train_split": "train",  # the attacker's queries: this split when the dataset has it...
+    "train_fraction": 0.5,  # ...else this share of the judged queries (the rest is attacked)
+}
+POISONING_SEEDS = (1999, 5)  # each seed is a full attack; more seeds on a GPU
+POISONING_K = 20  # the gate's ASR@k
 
 
 @dataclass(frozen=True)
@@ -53,6 +76,7 @@ class FamilyConfig:
 
 
 KEYS = {"threshold": float, "measure": str, "seeds": tuple, "k": int, "max_edits": int, "confidence": float}
+FAMILY_KEYS = {"poisoning": {"passages": "ints", "tokens": int, "iterations": int, "pool": int, "attacks": "strs", "gated": "strs", "train_split": str, "train_fraction": float}}
 
 
 def family_configs(table: Mapping[str, Any], *, seeds=None, thresholds=None) -> dict[str, FamilyConfig]:
@@ -68,8 +92,11 @@ def family_configs(table: Mapping[str, Any], *, seeds=None, thresholds=None) -> 
         )
     configs = {}
     for family, threshold in DEFAULT_THRESHOLDS.items():
-        values = {"threshold": threshold, **_checked(common, "[tool.robustest]"), **_checked(table.get(family, {}), f"[tool.robustest.{family}]")}
-        config = FamilyConfig(family, **values)
+        own = dict(table.get(family, {}))
+        extra = _checked_extra(family, {k: own.pop(k) for k in list(own) if k in FAMILY_KEYS.get(family, {})})
+        defaults = {"seeds": POISONING_SEEDS, "k": POISONING_K} if family == "poisoning" else {}
+        values = {"threshold": threshold, **defaults, **_checked(common, "[tool.robustest]"), **_checked(own, f"[tool.robustest.{family}]")}
+        config = FamilyConfig(family, **values, extra=extra)
         cli = {"seeds": seeds} if seeds is not None else {}
         if thresholds and family in thresholds:
             cli["threshold"] = thresholds[family]
@@ -81,13 +108,49 @@ def _checked(values: Mapping[str, Any], where: str) -> dict[str, Any]:
     out = {}
     for key, value in values.items():
         if key not in KEYS:
-            raise RobustestError(f"{where}: unknown key {key!r}; use {', '.join(KEYS)}")
+            family = where.rpartition(".")[2].rstrip("]")
+            raise RobustestError(f"{where}: unknown key {key!r}; use {', '.join([*KEYS, *FAMILY_KEYS.get(family, ())])}")
         try:
             out[key] = tuple(int(v) for v in value) if KEYS[key] is tuple else KEYS[key](value)
         except (TypeError, ValueError):
             raise RobustestError(f"{where}: {key} = {value!r} is not a valid {KEYS[key].__name__}") from None
     if "confidence" in out and not 0 < out["confidence"] < 1:
         raise RobustestError(f"{where}: confidence = {out['confidence']} must be between 0 and 1")
+    return out
+
+
+def _checked_extra(family: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A family's own keys (poisoning's passages, iterations, ...) over its defaults."""
+    if family != "poisoning":
+        return {}
+    out = dict(POISONING_DEFAULTS)
+    where = f"[tool.robustest.{family}]"
+    for key, value in values.items():
+        kind = FAMILY_KEYS[family][key]
+        try:
+            if kind == "ints":
+                out[key] = tuple(int(v) for v in ([value] if isinstance(value, (int, str)) else value))
+            elif kind == "strs":
+                out[key] = tuple(str(v) for v in ([value] if isinstance(value, str) else value))
+            else:
+                out[key] = kind(value)
+        except (TypeError, ValueError):
+            raise RobustestError(f"{where}: {key} = {value!r} is not valid ({'whole numbers' if kind == 'ints' else getattr(kind, '__name__', kind)})") from None
+    from .attacks.poisoning import ATTACKS
+
+    for key in ("attacks", "gated"):
+        unknown = [a for a in out[key] if a not in ATTACKS]
+        if unknown:
+            raise RobustestError(f"{where}: {key} names unknown attack(s) {', '.join(unknown)}; use {', '.join(ATTACKS)}")
+    if not out["passages"] or min(out["passages"]) < 1:
+        raise RobustestError(f"{where}: passages = {list(out['passages'])} must be one or more positive numbers, e.g. [10, 50]")
+    for key in ("tokens", "pool"):
+        if out[key] < 1:
+            raise RobustestError(f"{where}: {key} = {out[key]} must be at least 1")
+    if out["iterations"] < 0:
+        raise RobustestError(f"{where}: iterations = {out['iterations']} must be 0 or more")
+    if not 0 < out["train_fraction"] < 1:
+        raise RobustestError(f"{where}: train_fraction = {out['train_fraction']} must be between 0 and 1")
     return out
 
 
@@ -138,7 +201,8 @@ def parse_family_set(value: str) -> dict[str, dict[str, Any]]:
             raise ValueError(f"{part!r}: write FAMILY.KEY=VALUE, e.g. misspelling.k=20")
         if family not in DEFAULT_THRESHOLDS:
             raise ValueError(f"{family!r} is not a family ({', '.join(DEFAULT_THRESHOLDS)})")
-        table.setdefault(family, {})[key] = raw.split("/") if key == "seeds" else raw
+        many = key == "seeds" or FAMILY_KEYS.get(family, {}).get(key) in ("ints", "strs")
+        table.setdefault(family, {})[key] = raw.split("/") if many else raw
     return table
 
 

@@ -188,7 +188,7 @@ class RobustestSession:
             f"corpus embeddings cache: {cache}" + (f" ({index.cache_path})" if index.cache_path else ""),
         ]
         lines += [f"{m:>12} = {v:.4f}" for m, v in self.effectiveness.items()]
-        return lines + self.extra_lines + self.gate_lines() + self.regression_lines()
+        return lines + self.extra_lines + self.checks.poisoning_lines() + self.gate_lines() + self.regression_lines()
 
     def holm_gates(self):
         from .stats import apply_holm
@@ -197,7 +197,7 @@ class RobustestSession:
 
     def gate_lines(self) -> list[str]:
         gates = self.holm_gates()
-        lines = [] if not gates else ["", f"{'gate':34} {'drop rate % (mean ± std)':>25} {'95% CI':>18} {'threshold':>9} {'p Holm':>8}  verdict"]
+        lines = [] if not gates else ["", f"{'gate':34} {'% (mean ± std over seeds)':>25} {'95% CI':>18} {'threshold':>9} {'p Holm':>8}  verdict"]
         for g in gates:
             lo, hi = g.drop_rate_ci
             lines.append(
@@ -229,6 +229,10 @@ class RobustestSession:
             f"regression vs {self.reference.label} (checkpoint minus baseline; positive = worse)",
             f"{'comparison':34} {'baseline':>9} {'this run':>9} {'difference':>11} {'95% CI':>18} {'tolerance':>9} {'p Holm':>8}  verdict",
         ]
+        retriever = self.retriever.describe() if hasattr(self.retriever, "describe") else {}
+        changes = self.reference.config_changes(retriever) if hasattr(self.reference, "config_changes") else []
+        if changes:
+            lines.insert(2, "encoder settings differ from the baseline's: " + "; ".join(changes))
         for r in regressions:
             lo, hi = r.difference_ci
             lines.append(

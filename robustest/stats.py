@@ -36,8 +36,12 @@ __all__ = [
     "Bootstrap",
     "GateResult",
     "Verdict",
+    "RateDifference",
     "apply_holm",
+    "bootstrap_seed_means",
+    "compare_rates",
     "drop_rate",
+    "evaluate_rate_gate",
     "evaluate_gate",
     "holm",
     "p_exceeds",
@@ -455,6 +459,9 @@ class GateResult:
     note: str
     p_adjusted: float | None = None
     holm_reject: bool | None = None
+    # What the drop_rate_* fields hold: the drop rate, or for a poisoning gate the attack
+    # success rate (e.g. "ASR@20"; see `evaluate_rate_gate`).
+    statistic: str = "drop rate"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict: tuples become lists, the verdict its string, NaN becomes None."""
@@ -536,3 +543,126 @@ def apply_holm(results: Iterable[GateResult], alpha: float = 0.05) -> list[GateR
         raise ValueError(f"gate names must be unique for Holm correction, got {names}")
     adj = holm({r.name: r.p_value for r in results}, alpha=alpha)
     return [replace(r, p_adjusted=adj[r.name][0], holm_reject=adj[r.name][1]) for r in results]
+
+
+# --------------------------------------------------------------------------------------------
+# Rates over queries and seeds (attack success): gates and paired comparisons
+
+
+def bootstrap_seed_means(
+    values: Any, *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, tuple[float, float], np.ndarray]:
+    """Estimate, percentile CI and bootstrap distribution of the mean over seeds of each seed's
+    mean over queries, for `values` of shape (seeds, queries) (e.g. 0/1: an adversarial
+    passage reached the query's top k under that seed's passages).
+
+    Queries are resampled jointly across seeds (the same query draw for every seed row), as
+    in `paired_bootstrap`; with the same queries in every row the statistic is the mean of
+    all values, so resampling columns keeps each query's seeds together.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 1:
+        v = v[None, :]
+    if v.ndim != 2 or v.shape[1] == 0 or v.shape[0] == 0:
+        raise ValueError(f"values must have shape (seeds, queries) with both > 0, got {np.shape(values)}")
+    if not np.isfinite(v).all():
+        raise ValueError("values must be finite")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    B = int(n_resamples)
+    if B < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    per_query = v.mean(axis=0)  # mean over seeds of each query: the statistic is its mean
+    n = per_query.size
+    rng = np.random.default_rng(seed)
+    rows_per_chunk = max(1, _CHUNK_ELEMENTS // n)
+    boot = np.empty(B)
+    for start in range(0, B, rows_per_chunk):
+        rows = min(rows_per_chunk, B - start)
+        idx = np.minimum((rng.random((rows, n)) * n).astype(np.intp), n - 1)
+        boot[start : start + rows] = per_query[idx].mean(axis=1)
+    return float(per_query.mean()), _percentile_ci(boot, confidence), boot
+
+
+def evaluate_rate_gate(
+    name: str,
+    values: Any,
+    threshold: float,
+    *,
+    seeds: Sequence[int],
+    statistic: str,
+    family: str = "",
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> GateResult:
+    """A gate "rate <= threshold" for a per-(seed, query) rate such as ASR@20.
+
+    Per-seed rates (the mean over queries of each row) give mean +- population std over seeds,
+    as the paper reports ASR; the CI, verdict and one-sided p-value come from
+    `bootstrap_seed_means`. The result is a `GateResult` whose drop_rate_* fields hold the
+    rate and whose `statistic` names it, so Holm's correction covers it with every other gate.
+    """
+    seeds = tuple(int(x) for x in seeds)
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 1:
+        v = v[None, :]
+    if len(seeds) != v.shape[0]:
+        raise ValueError(f"{len(seeds)} seed labels for {v.shape[0]} rows")
+    rates = v.mean(axis=1)
+    mean, std = summarize_seeds(rates)
+    estimate, (lo, hi), boot = bootstrap_seed_means(v, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    outcome = verdict(lo, hi, threshold)
+    note = verdict_note(outcome, ci_low=lo, ci_high=hi, estimate=estimate, threshold=threshold, n=v.shape[1], confidence=confidence)
+    return GateResult(
+        name=name,
+        family=family,
+        measure=statistic,
+        threshold=float(threshold),
+        n_queries=int(v.shape[1]),
+        seeds=seeds,
+        seed_drop_rates=tuple(float(r) for r in rates),
+        clean_mean=math.nan,
+        perturbed_means=tuple(float(r) for r in rates),
+        drop_rate_mean=mean,
+        drop_rate_std=std,
+        mean_drop=estimate,
+        mean_drop_ci=(lo, hi),
+        drop_rate=estimate,
+        drop_rate_ci=(lo, hi),
+        confidence=float(confidence),
+        n_resamples=int(n_resamples),
+        p_value=p_exceeds(boot, threshold),
+        verdict=outcome,
+        note=note,
+        statistic=statistic,
+    )
+
+
+@dataclass(frozen=True)
+class RateDifference:
+    """Paired difference of two per-(seed, query) rates on the same queries: a - b."""
+
+    estimate: float
+    ci: tuple[float, float]
+    p_value: float  # one-sided bootstrap p of H0 "a - b <= 0"
+    confidence: float
+    n_queries: int
+
+    @property
+    def significant(self) -> bool:
+        """a > b: the whole CI lies above 0."""
+        return self.ci[0] > 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return _json_ready({f: getattr(self, f) for f in self.__dataclass_fields__} | {"significant": self.significant})
+
+
+def compare_rates(a: Any, b: Any, *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> RateDifference:
+    """Whether rate `a` exceeds rate `b`, paired by query (both (seeds, queries), same query
+    order): a bootstrap over queries of the mean difference."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape (seeds, queries), got {a.shape} and {b.shape}")
+    estimate, ci, boot = bootstrap_seed_means(a - b, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    return RateDifference(estimate, ci, p_exceeds(boot, 0.0), float(confidence), int(a.shape[-1]))

@@ -112,7 +112,7 @@ def test_suites_gate_fails_naming_the_family_and_saves_every_gate(pytester, cach
         "-m", "(misspelling or reordering) and not robustest_property",
         f"--robustest-save={out}",
     )
-    result.assert_outcomes(failed=1, passed=1, deselected=12)
+    result.assert_outcomes(failed=1, passed=1)  # every other suite's tests deselected, however many
     result.stdout.fnmatch_lines(
         [
             "*misspelling drop rate: FAIL - drop rate of nDCG@10 * over seeds 1999, 5 (threshold -100.0%*",

@@ -6,6 +6,8 @@ import sys
 CORE = [
     "robustest",
     "robustest.analyze",
+    "robustest.attacks",
+    "robustest.attacks.checks",
     "robustest.cache",
     "robustest.cli",
     "robustest.correlations",

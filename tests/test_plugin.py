@@ -162,7 +162,7 @@ def test_default_run_needs_no_options(pytester, cache_dir, monkeypatch):
         [
             "*dataset: wordnet-senses [[]test[]] * documents, 300 queries*",
             "*nDCG@10 = 0.*",
-            "gate * drop rate % (mean ± std) * verdict",
+            "gate * % (mean ± std over seeds) * verdict",
             "misspelling drop rate *",
             "smallest counterexample found (*",
         ]

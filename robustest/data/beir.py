@@ -232,3 +232,14 @@ def _read_qrels(path: Path, queries: dict[str, str], docs: Container[str]) -> di
                 f"fix the ids in {path.name} or add the missing entries to {other}"
             )
     return qrels
+
+
+def load_split_queries(path: str | os.PathLike, split: str, doc_ids: Container[str]) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """The judged queries of another split of a BEIR folder and their qrels, without reading
+    the corpus again (`doc_ids`: the corpus already loaded). For the poisoning attacks'
+    training queries."""
+    root = Path(path).expanduser().absolute()
+    qrels_file = _qrels_file(root, split)
+    queries = {_id_field(obj, root / "queries.jsonl", n): _str_field(obj, "text", root / "queries.jsonl", n) for n, obj in _jsonl(root / "queries.jsonl")}
+    qrels = _read_qrels(qrels_file, queries, doc_ids)
+    return {q: t for q, t in queries.items() if q in qrels}, qrels
