@@ -70,10 +70,20 @@ def bench_iterations(retriever, queries, pool: int, iterations: int, passages: i
 
 
 def bench_suite(cache: Path) -> dict:
+    import resource
+
     command = [sys.executable, "-m", "pytest", str(REPO / "suites" / "test_poisoning.py"), "-p", "no:cacheprovider", f"--cache-dir={cache}"]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy_before = busy_cpu_seconds()
     start = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    busy_after = busy_cpu_seconds()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    suite_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    others = None
+    if busy_before and busy_after:  # cores busy with anything but the suite (and this process)
+        others = max(0.0, ((busy_after[0] - busy_before[0]) - (busy_after[1] - busy_before[1]) - suite_cpu) / wall)
     tail = done.stdout.splitlines()[-1] if done.stdout else ""
     generated = re.search(r"passages generated in ([\d.]+) s", done.stdout)
     asr = re.search(r"^poisoning hotflip ASR@20 N=\d+ +([-\d.]+) ± ([\d.]+) .*?(pass|fail|inconclusive)$", done.stdout, re.M)
@@ -81,6 +91,7 @@ def bench_suite(cache: Path) -> dict:
         "command": " ".join(command[1:]),
         "exit_status": done.returncode,
         "wall_s": wall,
+        "other_processes_cores": others,
         "passages_generated_s": float(generated.group(1)) if generated else None,
         "hotflip_asr20_percent": None if asr is None else {"mean": float(asr.group(1)), "std": float(asr.group(2)), "verdict": asr.group(3)},
         "pytest_last_line": tail,
@@ -108,15 +119,16 @@ def main(argv=None) -> int:
     WhiteBox(retriever).allowed  # noqa: B018 - built once per retriever; not part of an iteration
     vocabulary_s = time.perf_counter() - started
     iterations = [bench_iterations(retriever, queries, pool, args.iterations, args.passages) for pool in pools]
+    contention = other_cores(cpu_before, busy_cpu_seconds(), time.perf_counter() - wall_before)
     suite = {}
     if not args.no_suite:
         with tempfile.TemporaryDirectory(prefix="robustest-bench-") as tmp:
             suite = {"cold": bench_suite(Path(tmp)), "warm": bench_suite(Path(tmp))}
-    contention = other_cores(cpu_before, busy_cpu_seconds(), time.perf_counter() - wall_before)
     report = {
         "schema": SCHEMA,
         "benchmark": NAME,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # other processes' cores during the in-process iteration timings (the suite runs record their own)
         "machine": {**machine(), "load_avg_before": load_before, "other_processes_cores": contention},
         "versions": versions(),
         "retriever": retriever.describe(),
@@ -135,7 +147,7 @@ def main(argv=None) -> int:
     for r in iterations:
         print(f"{r['pool']:>5} {r['iterations']:>10} {r['seconds']:>8.1f} {r['iterations_per_s']:>6.2f} {r['candidates_per_s']:>12.1f} {r['accepted_share']:>8.0%}")
     for name, run in suite.items():
-        print(f"suite {name}: {run['wall_s']:.1f} s (exit {run['exit_status']}, passages generated in {run['passages_generated_s']} s): {run['pytest_last_line']}")
+        print(f"suite {name}: {run['wall_s']:.1f} s (exit {run['exit_status']}, passages generated in {run['passages_generated_s']} s, other processes {run['other_processes_cores'] or 0:.2f} cores): {run['pytest_last_line']}")
     if contention is not None and contention > 0.2:
         print(f"warning: other processes kept {contention:.1f} cores busy during the run; the timings are contended")
     print(f"wrote {out}")

@@ -211,3 +211,53 @@ def merge_tables(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[s
     for key, value in override.items():
         merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
     return merged
+
+
+def parse_passages(value: str) -> tuple[int, ...]:
+    """`10` or `10,50`: adversarial passages per seed, one gate per number."""
+    try:
+        numbers = tuple(int(v) for v in str(value).split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a comma-separated list of whole numbers, e.g. 10,50") from None
+    if not numbers or min(numbers) < 1:
+        raise ValueError(f"{value!r}: give one or more positive numbers, e.g. 10,50")
+    return numbers
+
+
+def parse_iterations(value: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise ValueError(f"{value!r} must be 0 or more")
+    return number
+
+
+def parse_rate(value: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a number between 0 and 1, e.g. 0.3") from None
+    if not 0 <= number <= 1:
+        raise ValueError(f"{value!r} must be between 0 and 1 (a share of the test queries)")
+    return number
+
+
+# --poison-* option (settings.py) -> poisoning key
+POISON_OPTIONS = {"poison_passages": "passages", "poison_length": "tokens", "poison_iterations": "iterations", "poison_pool": "pool"}
+
+
+def poisoning_config(config: FamilyConfig, settings: Mapping[str, Any]) -> FamilyConfig:
+    """The poisoning config with the `--poison-*` options (command line or ini) applied: they
+    win over `[tool.robustest.poisoning]`, `--family-set` and `--seeds`/`--thresholds`."""
+    extra = dict(config.extra)
+    for option, key in POISON_OPTIONS.items():
+        if settings.get(option) is not None:
+            extra[key] = settings[option]
+    changes: dict[str, Any] = {"extra": extra}
+    if settings.get("poison_seeds"):
+        changes["seeds"] = tuple(settings["poison_seeds"])
+    if settings.get("poison_threshold") is not None:
+        changes["threshold"] = float(settings["poison_threshold"])
+    return replace(config, **changes)

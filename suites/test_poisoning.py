@@ -2,7 +2,9 @@
 or held-out queries) injects N adversarial passages into the corpus; the gate asks how many
 *unseen* test queries then find one in their top 20 (ASR@20). HotFlip optimises each passage
 through the retriever's gradients; query copy and keyword stuffing need none; random gold
-passages are the control. Settings: [tool.robustest.poisoning] (passages, iterations, ...)."""
+passages are the control. Settings: [tool.robustest.poisoning] (passages, iterations, ...) or
+--poison-passages, --poison-iterations, --poison-pool, --poison-length, --poison-seeds,
+--poison-threshold."""
 
 import pytest
 
@@ -14,8 +16,8 @@ pytestmark = pytest.mark.poisoning
 def pytest_generate_tests(metafunc):
     """One gate per gated attack and N (from the session's poisoning settings)."""
     if {"attack", "passages"} <= set(metafunc.fixturenames):
-        poisoning = get_session(metafunc.config).families["poisoning"].extra
-        cases = [(a, n) for n in poisoning["passages"] for a in poisoning["gated"]]
+        poisoning = get_session(metafunc.config).checks.poisoning  # settings only: nothing loads yet
+        cases = [(a, n) for n in poisoning.passages for a in poisoning.gated]
         metafunc.parametrize(("attack", "passages"), cases, ids=[f"{a}-N{n}" for a, n in cases])
 
 

@@ -13,7 +13,7 @@ from robustest.attacks import HotFlipConfig, Poisoning, split_for_attack
 from robustest.cache import EmbeddingCache
 from robustest.data import load_beir
 from robustest.errors import RobustestError
-from robustest.families import family_configs, merge_tables, parse_family_set
+from robustest.families import family_configs, merge_tables, parse_family_set, poisoning_config
 from robustest.retrieval import CorpusIndex
 from robustest.stats import Verdict, bootstrap_seed_means, compare_rates, evaluate_rate_gate
 
@@ -42,7 +42,9 @@ def run_poisoning_suite(pytester, dataset, cache_dir, *args):
         "no:cacheprovider",
         f"--dataset={dataset}",
         f"--cache-dir={cache_dir}",
-        "--family-set=poisoning.iterations=2,poisoning.pool=6,poisoning.passages=3,poisoning.tokens=24",
+        "--poison-iterations=2",
+        "--poison-pool=6",
+        "--family-set=poisoning.passages=3,poisoning.tokens=24",
         *args,
     )
 
@@ -63,16 +65,19 @@ def test_poisoning_suite_gates_reports_and_saves(pytester, small_cranfield, cach
         ]
     )
     saved = json.loads(out.read_text())
-    poisoning = saved["poisoning"]
-    assert set(poisoning["attacks"]) == {f"{a} (N=3)" for a in ("hotflip", "query_copy", "keyword_stuffing", "random_gold")}
-    hotflip = poisoning["attacks"]["hotflip (N=3)"]
-    assert hotflip["seeds"] == [1999, 5] and set(hotflip["asr"]) == {"ASR@5", "ASR@10", "ASR@20", "ASR@50"}
+    poisoning = saved["poisoning"]  # one entry per attack, as robustest report and analyze read them
+    assert set(poisoning) == {"hotflip", "query_copy", "keyword_stuffing", "random_gold"}
+    hotflip = poisoning["hotflip"]
+    assert hotflip["n_passages"] == 3 and hotflip["seeds"] == [1999, 5] and set(hotflip["asr"]) == {"5", "10", "20", "50"}
+    assert hotflip["asr"]["20"] == pytest.approx(np.mean(hotflip["asr_by_seed"]["20"]))
+    assert hotflip["asr_std"]["20"] == pytest.approx(np.std(hotflip["asr_by_seed"]["20"]))
     assert [len(hotflip["adversarial_passages"][s]) for s in ("1999", "5")] == [3, 3]
     assert all(len(p["token_ids"]) == 24 and p["trace"][-1] >= p["trace"][0] for p in hotflip["adversarial_passages"]["5"])
-    assert poisoning["queries"]["train_queries"] == 10 and poisoning["hotflip"]["iterations"] == 2
+    assert "minus_random_gold_asr20" in hotflip and "minus_random_gold_asr20" not in poisoning["random_gold"]
+    setup = saved["poisoning_setup"]
+    assert setup["queries"]["train_queries"] == 10 and setup["hotflip"]["iterations"] == 2 and setup["hotflip"]["pool"] == 6
     (gate,) = saved["gates"]
     assert gate["statistic"] == "ASR@20" and gate["verdict"] == "fail" and gate["family"] == "poisoning"
-    assert "hotflip (N=3)" in poisoning["versus_control"]
     # the same settings again: the passages come from the cache, a lenient threshold passes
     passing = run_poisoning_suite(pytester, small_cranfield, cache_dir, "--thresholds=poisoning=1")
     passing.assert_outcomes(passed=2)
@@ -90,6 +95,9 @@ def test_bad_poisoning_settings_are_one_clear_line(pytester, small_cranfield, ca
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in (result.stdout.str() + result.stderr.str()).splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1 and "gated names unknown attack(s) nope" in errors[0]
+    option = pytester.runpytest_subprocess(str(POISONING_SUITE), f"--dataset={small_cranfield}", "--poison-passages=10,0")
+    assert option.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--poison-passages: '10,0': give one or more positive numbers" in option.stderr.str()
 
 
 @pytest.mark.parametrize(
@@ -111,6 +119,9 @@ def test_poisoning_settings_are_checked(table, message):
 def test_poisoning_settings_defaults_and_overrides():
     default = family_configs({})["poisoning"]
     assert default.threshold == 0.3 and default.k == 20 and default.seeds == (1999, 5)
+    options = poisoning_config(default, {"poison_passages": (10, 50), "poison_iterations": 5000, "poison_seeds": (1, 2), "poison_threshold": 0.1})
+    assert options.extra["passages"] == (10, 50) and options.extra["iterations"] == 5000
+    assert options.seeds == (1, 2) and options.threshold == 0.1 and options.extra["pool"] == 20
     assert default.extra["passages"] == (10,) and default.extra["tokens"] == 50 and default.extra["gated"] == ("hotflip",)
     table = merge_tables({"seeds": [1, 2, 3], "poisoning": {"passages": [10, 50], "iterations": 5000}}, parse_family_set("poisoning.pool=100,poisoning.gated=hotflip/query_copy"))
     config = family_configs(table, thresholds={"poisoning": 0.1})["poisoning"]

@@ -1,8 +1,9 @@
 """What the poisoning suite calls (through `robustness.poisoning`): one `Poisoning` measurement
 per session, gates per attack and N, and the summary lines and results entry.
 
-Settings come from the `poisoning` family config (`[tool.robustest.poisoning]`,
-`--family-set=poisoning.KEY=VALUE`, `--thresholds=poisoning=0.2`, `--seeds`).
+Settings: the `poisoning` family config (`[tool.robustest.poisoning]`,
+`--family-set=poisoning.KEY=VALUE`, `--thresholds=poisoning=0.3`, `--seeds`), overridden by the
+`--poison-*` options (families.poisoning_config).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ class PoisoningChecks:
     def __init__(self, session, record_gate: Callable[[GateResult], GateResult]):
         self.session = session
         self._record_gate = record_gate
-        self.config = session.families["poisoning"]
+        from ..families import poisoning_config
+
+        self.config = poisoning_config(session.families["poisoning"], session.settings)
         self.settings: dict[str, Any] = self.config.extra
         self._measurement: Poisoning | None = None
         self._results: dict[str, Any] = {}  # the results-file entry, filled as attacks run
@@ -69,20 +72,23 @@ class PoisoningChecks:
                 gate_k=self.config.k,
                 cache=cache,
             )
-            self._results.update(self._measurement.describe())
-            self._results["threshold"] = self.config.threshold
-            self._results["attacks"] = {}
+            setup = {**self._measurement.describe(), "threshold": self.config.threshold, "gate_k": self.config.k, "passages": list(self.passages)}
+            self.session.record("poisoning_setup", setup)
             self.session.record("poisoning", self._results)
         return self._measurement
 
+    def record_name(self, attack: str, n: int) -> str:
+        """The attack's key in the run file: its name, with N when several N are measured."""
+        return attack if len(self.passages) == 1 else f"{attack} (N={n})"
+
     def result(self, attack: str, n: int) -> AttackResult:
         result = self.measurement.run(attack, n)
-        self._results["attacks"][result.name] = result.as_dict()
-        done = self.measurement._results
+        self._results[self.record_name(attack, n)] = result.as_dict()
+        done = self.measurement.results
         for a in self.attacks:
             if a != CONTROL and (a, n) in done and (CONTROL, n) in done:
                 self._comparisons[(a, n)] = compare_rates(done[(a, n)].hits[self.config.k], done[(CONTROL, n)].hits[self.config.k], confidence=self.config.confidence)
-                self._results.setdefault("versus_control", {})[f"{a} (N={n})"] = self._comparisons[(a, n)].as_dict()
+                self._results[self.record_name(a, n)][f"minus_{CONTROL}_asr{self.config.k}"] = self._comparisons[(a, n)].as_dict()
         return result
 
     def measure_all(self) -> list[AttackResult]:
@@ -119,9 +125,9 @@ class PoisoningChecks:
             f"passages of {h.tokens} tokens; HotFlip {h.iterations} iterations x {h.pool} candidates; seeds {', '.join(map(str, m.seeds))}",
             f"  {'ASR % (mean ± std)':28}" + "".join(f"{f'@{j}':>16}" for j in m.ks),
         ]
-        done = [(a, n) for n in self.passages for a in self.attacks if (a, n) in m._results]
+        done = [(a, n) for n in self.passages for a in self.attacks if (a, n) in m.results]
         for a, n in done:
-            r = m._results[(a, n)]
+            r = m.results[(a, n)]
             lines.append(f"  {r.name:28}" + "".join(f"{r.summary(j)[0] * 100:>9.2f} ± {r.summary(j)[1] * 100:<4.1f}" for j in m.ks))
         for (a, n), d in self._comparisons.items():
             lo, hi = d.ci
@@ -129,7 +135,7 @@ class PoisoningChecks:
                 f"  {a} - {CONTROL} (N={n}): ASR@{k} {d.estimate * 100:+.2f} points, {d.confidence:.0%} CI [{lo * 100:.2f}, {hi * 100:.2f}]"
                 + ("" if d.significant else " (not significantly above the control)")
             )
-        generated = sum(r.seconds for r in m._results.values())
-        cached = sum(c for r in m._results.values() for c in r.cached if r.attack == "hotflip")
+        generated = sum(r.seconds for r in m.results.values())
+        cached = sum(c for r in m.results.values() for c in r.cached if r.attack == "hotflip")
         lines.append(f"  passages generated in {generated:.1f} s" + (f"; {cached} HotFlip passage sets read from the cache" if cached else ""))
         return lines

@@ -103,11 +103,17 @@ class AttackResult:
         return rows[:n]
 
     def as_dict(self) -> dict[str, Any]:
+        """The run file's form (`"poisoning"` entry): ASR keyed by k as a string, as read by
+        `robustest report` and `robustest analyze`."""
+        ks = sorted(self.hits)
         return {
             "attack": self.attack,
-            "passages": self.n_passages,
+            "n_passages": self.n_passages,
             "seeds": list(self.seeds),
-            "asr": {f"ASR@{k}": {"per_seed": [float(x) for x in self.asr(k)], "mean": self.summary(k)[0], "std": self.summary(k)[1]} for k in sorted(self.hits)},
+            "test_queries": len(self.qids),
+            "asr": {str(k): self.summary(k)[0] for k in ks},
+            "asr_std": {str(k): self.summary(k)[1] for k in ks},
+            "asr_by_seed": {str(k): [float(x) for x in self.asr(k)] for k in ks},
             "seconds": round(self.seconds, 3),
             "cached": list(self.cached),
             "adversarial_passages": {str(s): [p.as_dict() for p in ps] for s, ps in zip(self.seeds, self.passages)},
@@ -155,6 +161,11 @@ class Poisoning:
     @property
     def retriever(self):
         return self.index.retriever
+
+    @property
+    def results(self) -> dict[tuple[str, int], AttackResult]:
+        """What has been measured so far, by (attack, N)."""
+        return dict(self._results)
 
     @property
     def ranking(self) -> CleanRanking:
