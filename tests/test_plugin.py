@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from robustest.runs import RUN_SCHEMA
+
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 EFFECTIVENESS = SUITES / "test_effectiveness.py"
 
@@ -93,7 +95,7 @@ def test_cranfield_run_header_summary_and_results_file(pytester, cache_dir, cran
         ]
     )
     saved = json.loads(out.read_text())
-    assert saved["schema"] == 1
+    assert saved["schema"] == RUN_SCHEMA
     assert saved["retriever"]["spec"] == "default" and len(saved["retriever"]["fingerprint"]) == 64
     assert saved["dataset"]["name"] == "cranfield" and saved["dataset"]["queries"] == 50  # CLI beat the ini's 7
     assert set(saved["effectiveness"]) == {"nDCG@10", "R@100"}  # from the ini
