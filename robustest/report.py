@@ -185,6 +185,7 @@ def gates_section(gates: Any) -> str:
                 esc(g.get("name", "")),
                 esc(g.get("family", "")),
                 esc(g.get("measure", "")),
+                esc(g.get("statistic", "drop rate")),
                 ncell(f"{pct(g.get('drop_rate_mean'))} ± {pct(g.get('drop_rate_std'))}"),
                 ncell(ci_text(g.get("drop_rate_ci"))),
                 ncell(pct(g.get("threshold"), 1) + "%"),
@@ -192,7 +193,7 @@ def gates_section(gates: Any) -> str:
                 verdict_badge(g.get("verdict")),
             ]
         )
-    head = ["gate", "family", "measure", "drop rate % (mean ± std)", "95% CI (%)", "threshold", "p (Holm)", "verdict"]
+    head = ["gate", "family", "measure", "statistic", "% (mean ± std over seeds)", "95% CI (%)", "threshold", "p (Holm)", "verdict"]
     notes = [f"<li>{esc(g.get('name', ''))}: {esc(g['note'])}</li>" for g in gates if g.get("note") and g.get("verdict") != "pass"]
     return "<h2>Gates</h2>\n" + table(head, rows) + (f"\n<ul>{''.join(notes)}</ul>" if notes else "")
 
@@ -205,7 +206,8 @@ def seed_drop_rates(run: Mapping | None) -> dict[str, list[float]]:
             out[family] = [v for v in f["drop_rates"] if is_number(v)]
     for g in (run or {}).get("gates") or []:
         family = g.get("family")
-        if family and family not in out and g.get("seed_drop_rates"):
+        # ASR gates (statistic "attack success rate") are not drop rates: not in this chart.
+        if family and family not in out and g.get("seed_drop_rates") and g.get("statistic", "drop rate") == "drop rate":
             out[family] = [v for v in g["seed_drop_rates"] if is_number(v)]
     return out
 
