@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .stats import Verdict, _json_ready, _percentile_ci, drop_rate, p_exceeds, resampled_sums, verdict
+from .stats import Verdict, _json_ready, _percentile_ci, bootstrap_seed_means, drop_rate, p_exceeds, resampled_sums, verdict
 
 DEFAULT_TOLERANCE = 0.02
 
@@ -121,12 +121,12 @@ def compare_effectiveness(
     qids = sorted(set(baseline) & set(current))
     if not qids:
         raise ValueError("the two runs share no query")
-    X = np.array([[baseline[q], current[q]] for q in qids], dtype=np.float64)
-    boot = resampled_sums(X, n_resamples, seed) / len(qids)
-    b, c = X.mean(axis=0)
+    b = np.array([baseline[q] for q in qids], dtype=np.float64)
+    c = np.array([current[q] for q in qids], dtype=np.float64)
+    difference, _, boot = bootstrap_seed_means(b - c, n_resamples=n_resamples, confidence=confidence, seed=seed)
     return _regression(
-        f"{measure} vs baseline", "", measure, tolerance, len(qids), (), float(b), float(c), float(b - c),
-        boot[:, 0] - boot[:, 1], (), confidence, what=f"clean {measure}",
+        f"{measure} vs baseline", "", measure, tolerance, len(qids), (), float(b.mean()), float(c.mean()), difference,
+        boot, (), confidence, what=f"clean {measure}",
     )
 
 

@@ -573,14 +573,7 @@ def bootstrap_seed_means(
     if B < 1:
         raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
     per_query = v.mean(axis=0)  # mean over seeds of each query: the statistic is its mean
-    n = per_query.size
-    rng = np.random.default_rng(seed)
-    rows_per_chunk = max(1, _CHUNK_ELEMENTS // n)
-    boot = np.empty(B)
-    for start in range(0, B, rows_per_chunk):
-        rows = min(rows_per_chunk, B - start)
-        idx = np.minimum((rng.random((rows, n)) * n).astype(np.intp), n - 1)
-        boot[start : start + rows] = per_query[idx].mean(axis=1)
+    boot = resampled_sums(per_query[:, None], B, seed)[:, 0] / per_query.size
     return float(per_query.mean()), _percentile_ci(boot, confidence), boot
 
 
