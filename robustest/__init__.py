@@ -2,14 +2,41 @@
 
 The core (data, retrievers, cache, index, metrics, retrieval) imports neither pytest nor
 Hypothesis; `robustest.plugin` is the thin pytest wiring on top.
+
+The public names below are imported on first use: the pytest plugin imports this package in
+every pytest run of an environment where robustest is installed, and must cost nothing there.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .assertions import RobustnessError, assert_attack_success, assert_drop_rate, assert_invariant, assert_rank_stable  # noqa: E402
-from .data import load_dataset  # noqa: E402
-from .errors import RobustestError  # noqa: E402
-from .retrieval import CorpusIndex, Evaluation  # noqa: E402
-from .retrievers.resolve import LoadOptions, resolve_retriever  # noqa: E402
+_PUBLIC = {
+    "RobustnessError": "robustest.assertions",
+    "assert_attack_success": "robustest.assertions",
+    "assert_drop_rate": "robustest.assertions",
+    "assert_invariant": "robustest.assertions",
+    "assert_rank_stable": "robustest.assertions",
+    "CorpusIndex": "robustest.retrieval",
+    "Evaluation": "robustest.retrieval",
+    "LoadOptions": "robustest.retrievers.resolve",
+    "resolve_retriever": "robustest.retrievers.resolve",
+    "RobustestError": "robustest.errors",
+    "load_dataset": "robustest.data",
+}
 
-__all__ = ["RobustnessError", "assert_attack_success", "assert_drop_rate", "assert_invariant", "assert_rank_stable", "CorpusIndex", "Evaluation", "LoadOptions", "RobustestError", "load_dataset", "resolve_retriever", "__version__"]
+__all__ = [*_PUBLIC, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'robustest' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

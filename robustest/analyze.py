@@ -95,7 +95,7 @@ def headline_measure(runs: Sequence[Run]) -> str:
         names = list(r.data["per_query"])
         shared = names if shared is None else [m for m in shared if m in names]
     if not shared:
-        raise RobustestError("the runs share no per-query measure; save them with the same --measures")
+        raise RobustestError("the runs share no per-query measure; save them with the same --robustest-measures")
     return "nDCG@10" if "nDCG@10" in shared else shared[0]
 
 

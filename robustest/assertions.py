@@ -7,27 +7,15 @@ variant, and the best relevant document's rank before -> after.
 
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 import numpy as np
 
+from .errors import INCONCLUSIVE_MODES, InconclusiveWarning, RobustnessError, enforce
 from .stability import FamilyRun, best_relevant_rank
-from .stats import GateResult, Verdict, evaluate_gate
+from .stats import GateResult, evaluate_gate
 
-INCONCLUSIVE_MODES = ("pass", "fail")
-
-
-class RobustnessError(AssertionError):
-    """A robustness gate failed; `.gate` holds the numbers."""
-
-    def __init__(self, message: str, gate: GateResult | None = None):
-        super().__init__(message)
-        self.gate = gate
-
-
-class InconclusiveWarning(UserWarning):
-    """The data cannot tell whether the gate holds: more queries would."""
+__all__ = ["INCONCLUSIVE_MODES", "InconclusiveWarning", "RobustnessError", "assert_attack_success", "assert_drop_rate", "assert_invariant", "assert_rank_stable", "format_gate", "format_rate_gate"]
 
 
 def format_gate(gate: GateResult, worst: Sequence[dict] = ()) -> str:
@@ -50,13 +38,7 @@ def format_gate(gate: GateResult, worst: Sequence[dict] = ()) -> str:
 
 
 def _decide(gate: GateResult, run: FamilyRun, inconclusive: str) -> GateResult:
-    if inconclusive not in INCONCLUSIVE_MODES:
-        raise ValueError(f"inconclusive={inconclusive!r} must be one of {INCONCLUSIVE_MODES}")
-    if gate.verdict is Verdict.FAIL or (gate.verdict is Verdict.INCONCLUSIVE and inconclusive == "fail"):
-        raise RobustnessError(format_gate(gate, run.worst(5)), gate)
-    if gate.verdict is Verdict.INCONCLUSIVE:
-        warnings.warn(InconclusiveWarning(format_gate(gate)), stacklevel=3)
-    return gate
+    return enforce(gate, inconclusive, lambda g: format_gate(g, run.worst(5)), format_gate, stacklevel=4)
 
 
 def assert_drop_rate(
@@ -151,8 +133,6 @@ def assert_attack_success(
     `threshold`, judged on a bootstrap CI over test queries (pass / fail / inconclusive)."""
     from .stats import evaluate_rate_gate
 
-    if inconclusive not in INCONCLUSIVE_MODES:
-        raise ValueError(f"inconclusive={inconclusive!r} must be one of {INCONCLUSIVE_MODES}")
     if k not in result.hits:
         raise ValueError(f"ASR@{k} was not measured; the run has k in {sorted(result.hits)}")
     gate = evaluate_rate_gate(
@@ -164,8 +144,4 @@ def assert_attack_success(
         family="poisoning",
         confidence=confidence,
     )
-    if gate.verdict is Verdict.FAIL or (gate.verdict is Verdict.INCONCLUSIVE and inconclusive == "fail"):
-        raise RobustnessError(format_rate_gate(gate, result.strongest(5), k), gate)
-    if gate.verdict is Verdict.INCONCLUSIVE:
-        warnings.warn(InconclusiveWarning(format_rate_gate(gate)), stacklevel=2)
-    return gate
+    return enforce(gate, inconclusive, lambda g: format_rate_gate(g, result.strongest(5), k), format_rate_gate)

@@ -8,8 +8,10 @@
                                   marginal means, geometry and correlations over saved runs
     robustest report RUN.json --html OUT.html [--baseline BASE.json]
                                   an HTML report (tables, plots) of a saved run
+    robustest init [DIR]          copy the shipped suites into DIR (default: suites) to edit
 
-`evaluate` takes the same options as the pytest plugin (built from one settings table).
+`evaluate` takes the same options as the pytest plugin (one Settings object), by the plugin's
+names (`--robustest-dataset`) or without the prefix (`--dataset`): outside pytest nothing clashes.
 User mistakes end in one line on stderr and exit status 2.
 """
 
@@ -19,15 +21,16 @@ import argparse
 import sys
 
 from .errors import RobustestError
-from .settings import SETTINGS, argparse_type, resolve_settings
+from .settings import Settings, argparse_type, escaped_help, option_name, options
 
 
 def add_setting_options(parser: argparse.ArgumentParser) -> None:
-    for s in SETTINGS:
-        if s.flag:
-            parser.add_argument(s.option, dest=s.name, action="store_const", const=True, default=None, help=s.help)
+    for name, _, option in options():
+        names = dict.fromkeys([option_name(name), "--" + name.replace("_", "-")])
+        if option.flag:
+            parser.add_argument(*names, dest=name, action="store_const", const=True, default=None, help=escaped_help(option.help))
         else:
-            parser.add_argument(s.option, dest=s.name, type=argparse_type(s.parse), default=None, metavar=s.metavar, help=s.help)
+            parser.add_argument(*names, dest=name, type=argparse_type(option.parse), default=None, metavar=option.metavar, help=escaped_help(option.help))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run", metavar="RUN.json", help="a run saved with --robustest-save")
     report.add_argument("--html", required=True, metavar="OUT.html", help="where to write the report")
     report.add_argument("--baseline", default=None, metavar="BASE.json", help="a saved run to show beside it")
+    init = commands.add_parser("init", help="copy the shipped suites into a folder of your project, to edit")
+    init.add_argument("folder", nargs="?", default="suites", metavar="DIR", help="where to copy them (default: suites)")
+    init.add_argument("--force", action="store_true", help="overwrite suite files that are already there")
     return parser
 
 
@@ -71,22 +77,27 @@ def run(args: argparse.Namespace) -> int:
             c = p.config
             print(f"{p.name:24} {p.hf_id:42} {c.pooling:15} {c.similarity:6} query prompt {c.query_prompt!r}")
     elif args.command == "evaluate":
-        from .session import RobustestSession
+        from .plugin.outputs import write_outputs
+        from .plugin.session import RobustestSession
+        from .plugin.summary import header_lines, outputs_lines, summary_lines
 
-        values = resolve_settings({s.name: getattr(args, s.name) for s in SETTINGS}, {})
-        session = RobustestSession(values)
-        for line in session.header_lines():
+        settings = Settings.from_sources({name: getattr(args, name) for name, _, _ in options()}, {})
+        session = RobustestSession(settings)
+        for line in header_lines(session):
             print(line)
         session.prepare()
         session.clean_evaluation
-        for line in session.summary_lines():
+        for line in summary_lines(session):
             print(line)
-        if values["robustest_save"]:
-            print(f"results saved to {session.save(values['robustest_save'])}")
-        if values["robustest_html"]:
-            from .report import write_html
+        errors = write_outputs(session)
+        for line in outputs_lines(settings, errors):
+            print(line, file=sys.stderr if errors else sys.stdout)
+        return 2 if errors else 0
+    elif args.command == "init":
+        from .scaffold import copy_suites
 
-            print(f"HTML report written to {write_html(session.results(), values['robustest_html'])}")
+        for path in copy_suites(args.folder, force=args.force):
+            print(f"wrote {path}")
     elif args.command == "report":
         from .report import write_html
         from .runs import load_run as read_run

@@ -21,7 +21,7 @@ class DenseSearcher:
         index = faiss.IndexFlatIP(vectors.shape[1])
         if use_gpu:
             if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
-                raise RobustestError("--faiss-gpu needs a FAISS GPU build and a GPU: pip install faiss-gpu-cu12 (instead of faiss-cpu)")
+                raise RobustestError("--robustest-faiss-gpu needs a FAISS GPU build and a GPU: pip install faiss-gpu-cu12 (instead of faiss-cpu)")
             self._resources = faiss.StandardGpuResources()
             index = faiss.index_cpu_to_gpu(self._resources, 0, index)
         index.add(vectors)

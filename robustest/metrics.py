@@ -33,6 +33,3 @@ def per_query(qrels: Qrels, run: Run, measures: Iterable[str]) -> dict[str, dict
             out[by_measure[str(metric.measure)]][metric.query_id] = float(metric.value)
     return out
 
-
-def mean(values: Mapping[str, float]) -> float:
-    return sum(values.values()) / len(values) if values else 0.0

@@ -1,6 +1,6 @@
 """Where robustest keeps what it builds: embedding caches, converted models, datasets, NLTK data.
 
-One root, chosen in this order: the `cache_dir` argument (from `--cache-dir`), the
+One root, chosen in this order: the `cache_dir` argument (from `--robustest-cache-dir`), the
 `ROBUSTEST_CACHE_DIR` environment variable, then the platform's user cache directory.
 """
 
@@ -34,6 +34,6 @@ def writable_dir(path: Path, purpose: str) -> Path:
     except OSError as exc:
         raise RobustestError(
             f"cannot write the {purpose} at {path} ({exc.strerror or exc}); "
-            f"pass --cache-dir=DIR with a writable folder, set {CACHE_ENV}, or use --no-cache"
+            f"pass --robustest-cache-dir=DIR with a writable folder, set {CACHE_ENV}, or use --robustest-no-cache"
         ) from None
     return path

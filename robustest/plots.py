@@ -16,6 +16,8 @@ import numpy as np
 RUN_COLOUR = "#2f6db5"
 BASELINE_COLOUR = "#9a9a9a"
 DIAGONAL_COLOUR = "#c0392b"
+THRESHOLD_COLOUR = "#c0392b"  # a gate's threshold: above it the gate fails
+CI_COLOUR = "#e67e22"  # a gate's CI, the uncertainty its verdict was decided on: unlike the black std bars
 
 
 def _figure(width: float, height: float):
@@ -41,9 +43,24 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std())
 
 
-def drop_rate_bars(run: Mapping[str, Sequence[float]], baseline: Mapping[str, Sequence[float]] | None = None) -> str:
+def drop_rate_bars(
+    run: Mapping[str, Sequence[float]],
+    baseline: Mapping[str, Sequence[float]] | None = None,
+    gates: Mapping[str, Sequence[Mapping]] | None = None,
+) -> str:
+    return to_data_uri(drop_rate_figure(run, baseline, gates))
+
+
+def drop_rate_figure(
+    run: Mapping[str, Sequence[float]],
+    baseline: Mapping[str, Sequence[float]] | None = None,
+    gates: Mapping[str, Sequence[Mapping]] | None = None,
+):
     """Drop rate (%) per family, mean over seeds with ±1 std error bars; with a baseline,
-    paired bars per family (baseline left, this run right)."""
+    paired bars per family (baseline left, this run right). `gates` (family -> this run's gate
+    dicts, as in a run file's "gates") adds each gate's threshold, a line across the family,
+    and its CI, the interval the verdict was decided on, beside this run's bar. Those artists
+    carry gids "threshold:<family>", "ci:<family>" and "estimate:<family>"."""
     families = list(run) + [f for f in (baseline or {}) if f not in run]
     fig = _figure(max(4.5, 1.1 * len(families) + 2), 3.6)
     ax = fig.add_subplot()
@@ -61,6 +78,8 @@ def drop_rate_bars(run: Mapping[str, Sequence[float]], baseline: Mapping[str, Se
         for bar, m, s in zip(bars, means, stds):
             if np.isfinite(m):  # the value above its error bar, where it cannot be covered
                 ax.annotate(f"{m:.1f}", (bar.get_x() + bar.get_width() / 2, max(m + s, 0)), ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+    run_offset = (len(series) - 1) / 2 * width  # this run's bar is the last of each group
+    drew_gates = _draw_gates(ax, families, x, x + run_offset, width, gates or {})
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xlim(-0.8, len(families) - 0.2)  # one family: bars of a normal width, not the whole axis
     low, high = ax.get_ylim()
@@ -69,9 +88,41 @@ def drop_rate_bars(run: Mapping[str, Sequence[float]], baseline: Mapping[str, Se
     ax.set_ylabel("drop rate (%)")
     ax.set_title("Drop rate per perturbation family (mean ± std over seeds)")
     ax.grid(axis="y", alpha=0.3)
-    if baseline is not None:
-        ax.legend(frameon=False)
-    return to_data_uri(fig)
+    if baseline is not None or drew_gates:  # beside the axes: inside, it covers bars and labels
+        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def _draw_gates(ax, families: Sequence[str], groups, bars, width: float, gates: Mapping[str, Sequence[Mapping]]) -> bool:
+    """Per family: each gate's threshold as a dashed line across the family's bars, and its CI
+    (x100) with the estimate it brackets beside this run's bar. True when anything was drawn."""
+    labelled: set[str] = set()  # one legend entry per kind of mark
+
+    def label(kind: str, text: str) -> str | None:
+        if kind in labelled:
+            return None
+        labelled.add(kind)
+        return text
+
+    for family, group, bar in zip(families, groups, bars):
+        for k, g in enumerate(gates.get(family) or ()):
+            threshold, ci = g.get("threshold"), g.get("drop_rate_ci")
+            if _finite(threshold):
+                ax.plot([group - 0.42, group + 0.42], [100 * threshold] * 2, color=THRESHOLD_COLOUR, linestyle="--", linewidth=1.6,
+                        gid=f"threshold:{family}", label=label("threshold", "gate threshold"))  # fmt: skip
+            if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_finite(v) for v in ci):
+                cx = bar + width * (0.22 + 0.12 * k)  # right of the std error bar; a second gate further right
+                confidence = g.get("confidence") if _finite(g.get("confidence")) else 0.95
+                ax.plot([cx, cx], [100 * ci[0], 100 * ci[1]], color=CI_COLOUR, linewidth=2.5, marker="_", markersize=9, markeredgewidth=2.5,
+                        gid=f"ci:{family}", label=label("ci", f"gate {100 * confidence:.0f}% CI (bootstrap over queries)"))  # fmt: skip
+                estimate = g.get("drop_rate", g.get("drop_rate_mean"))
+                if _finite(estimate):
+                    ax.plot([cx], [100 * estimate], marker="D", markersize=4, color=CI_COLOUR, gid=f"estimate:{family}")
+    return bool(labelled)
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
 
 
 def clean_vs_perturbed(clean: Sequence[float], perturbed: Sequence[float], family: str, measure: str) -> str:

@@ -30,6 +30,7 @@ th{background:#f3f5f8}td.num{text-align:right;font-variant-numeric:tabular-nums;
 .verdict{font-weight:700;border-radius:3px;padding:1px 6px;color:#fff;white-space:nowrap}
 .pass{background:#2e8b57}.fail{background:#c0392b}.inconclusive{background:#d68910}.other{background:#777}
 .plots{display:flex;flex-wrap:wrap;gap:12px}.plots img{border:1px solid #eee;max-width:100%}
+.subsample{background:#fff4d6;border-left:4px solid #d68910;padding:6px 10px}
 .text{max-width:360px;word-break:break-word}mark{background:#ffe08a;padding:0 1px}.muted{color:#777}code{font-size:0.92em}
 """
 
@@ -149,13 +150,58 @@ def header(run: Mapping, baseline: Mapping | None) -> str:
     for key in ("pooling", "dtype", "device", "similarity", "max_length"):
         if r.get(key) is not None:
             rows.append((key, esc(r[key])))
+    rows += environment_rows(run.get("environment"))
     if baseline is not None:
         br = baseline.get("retriever") or {}
         rows.append(
             ("baseline", f"{esc(retriever_label(baseline))} <code>{esc(short(str(br.get('fingerprint', ''))))}</code>, created {esc(baseline.get('created', '?'))}")
         )
     body = "\n".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>" for k, v in rows)
-    return f"<h1>robustest report</h1>\n<table class=\"meta\">\n{body}\n</table>"
+    sample = subsample_sentence(run)
+    note = f'\n<p class="subsample"><b>{esc(sample)}</b></p>' if sample else ""
+    return f"<h1>robustest report</h1>\n<table class=\"meta\">\n{body}\n</table>{note}"
+
+
+def subsample_sentence(run: Mapping) -> str:
+    """Says so when the run scored a subsample of the judged queries (the max_queries setting)."""
+    sub = (run.get("dataset") or {}).get("subsample")
+    if not isinstance(sub, dict):
+        return ""
+    return (
+        f"This run used a query subsample: {sub.get('queries', '?')} of the {sub.get('of', '?')} judged queries "
+        "(a fixed subsample chosen by query id). Every score, drop rate and verdict here is over these queries only."
+    )
+
+
+def environment_rows(env: Any) -> list[tuple[str, str]]:
+    """Where the run was made (robustest.provenance.environment), for the header table."""
+    if not isinstance(env, dict):
+        return []
+    rows = []
+    py, packages = env.get("python") or {}, env.get("packages") or {}
+    versions = [f"Python {py['version']}" + (f" ({py['implementation']})" if py.get("implementation") else "")] if py.get("version") else []
+    versions += [f"{name} {v}" for name, v in packages.items() if v and name != "robustest"]
+    if versions:
+        rows.append(("versions", esc(", ".join(versions))))
+    m = env.get("machine") or {}
+    if m:
+        memory = m.get("memory_bytes")
+        parts = [" ".join(str(m[k]) for k in ("system", "machine") if m.get(k)), m.get("processor"), f"{m['cpus']} CPUs" if m.get("cpus") else None,
+                 f"{memory / 2**30:.1f} GiB" if is_number(memory) else None]  # fmt: skip
+        rows.append(("machine", esc(", ".join(p for p in parts if p))))
+    if env.get("cuda_devices"):
+        rows.append(("CUDA", esc(", ".join(env["cuda_devices"]))))
+    git = env.get("git")
+    if isinstance(git, dict) and git.get("commit"):
+        text = f"<code>{esc(git['commit'][:12])}</code>" + (f" on {esc(git['branch'])}" if git.get("branch") else "")
+        rows.append(("git commit", text + (" with uncommitted changes" if git.get("dirty") else "")))
+    elif "git" in env:
+        rows.append(("git commit", '<span class="muted">not in a git repository</span>'))
+    if env.get("command_line"):
+        import shlex
+
+        rows.append(("command line", f"<code>{esc(shlex.join(str(a) for a in env['command_line']))}</code>"))
+    return rows
 
 
 def effectiveness_section(run: Mapping, baseline: Mapping | None) -> str:
@@ -212,6 +258,15 @@ def seed_drop_rates(run: Mapping | None) -> dict[str, list[float]]:
     return out
 
 
+def drop_rate_gates(run: Mapping) -> dict[str, list[Mapping]]:
+    """This run's drop-rate gates by family, for their thresholds and CIs on the chart."""
+    out: dict[str, list[Mapping]] = {}
+    for g in run.get("gates") or []:
+        if g.get("family") and g.get("statistic", "drop rate") == "drop rate":
+            out.setdefault(g["family"], []).append(g)
+    return out
+
+
 def drop_rate_section(run: Mapping, baseline: Mapping | None) -> str:
     rates = seed_drop_rates(run)
     if not rates:
@@ -219,59 +274,26 @@ def drop_rate_section(run: Mapping, baseline: Mapping | None) -> str:
     from .plots import drop_rate_bars
 
     base = seed_drop_rates(baseline) if baseline is not None else None
+    gates = drop_rate_gates(run)
     caption = "Bars: mean drop rate over seeds; error bars: population std over seeds (as in the paper's charts)."
+    if gates:
+        caption += (
+            " Dashed red line: each gate's threshold. Orange interval: the gate's confidence interval (paired bootstrap"
+            " over queries) around its drop rate, the uncertainty its verdict was decided on: wholly below the line"
+            " passes, wholly above fails, across it is inconclusive."
+        )
     if base is not None:
         caption += " Grey: the baseline run; blue: this run."
     return (
         "<h2>Drop rate per family</h2>\n"
-        f'<div class="plots">{image(drop_rate_bars(rates, base), "drop rate per family")}</div>\n<p class="muted">{esc(caption)}</p>'
+        f'<div class="plots">{image(drop_rate_bars(rates, base, gates), "drop rate per family")}</div>\n<p class="muted">{esc(caption)}</p>'
     )
 
 
-def comparison_rows(comparison: Any) -> list[dict]:
-    """Per-family rows from a comparison block, whatever its exact shape: a list of rows,
-    {"families": {family: row}}, {"rows"/"gates"/...: [rows]}, or {family: row}."""
-    if isinstance(comparison, list):
-        return [r for r in comparison if isinstance(r, dict)]
-    if not isinstance(comparison, dict):
-        return []
-    families = comparison.get("families")
-    if isinstance(families, dict):
-        return [{"family": f, **r} if isinstance(r, dict) else {"family": f, "value": r} for f, r in families.items()]
-    if isinstance(families, list):
-        return [r for r in families if isinstance(r, dict)]
-    for value in comparison.values():
-        if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
-            return value
-    return [{"family": f, **r} for f, r in comparison.items() if isinstance(r, dict)]
-
-
-def flatten(row: Mapping, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, name + " "))
-        else:
-            out[name] = value
-    return out
-
-
-def cell_for(key: str, value: Any) -> str:
-    if "verdict" in key.lower():
-        return verdict_badge(value)
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(is_number(v) for v in value):
-        return ncell(f"[{value[0]:.4g}, {value[1]:.4g}]")
-    if is_number(value):
-        return ncell(f"{value:.4g}")
-    if isinstance(value, (list, tuple)):
-        return esc(", ".join(str(v) for v in value))
-    return esc(value)
-
-
-def reference_text(comparison: Any) -> str:
-    """Who the run was compared with, from the comparison's `reference` block."""
-    ref = comparison.get("reference") if isinstance(comparison, dict) else None
+def reference_text(comparison: Mapping) -> str:
+    """Who the run was compared with: a saved run (SavedReference) or a retriever measured in
+    the same session (LiveReference)."""
+    ref = comparison.get("reference")
     if not isinstance(ref, dict):
         return ""
     r = ref.get("retriever") if isinstance(ref.get("retriever"), dict) else ref
@@ -281,8 +303,8 @@ def reference_text(comparison: Any) -> str:
         parts.append(f"<code>{esc(short(str(r['fingerprint'])))}</code>")
     if ref.get("path"):
         parts.append(f"saved run {esc(ref['path'])}" + (f", created {esc(ref['created'])}" if ref.get("created") else ""))
-    elif ref.get("kind"):
-        parts.append(f"({esc(ref['kind'])} measured in the same session)" if ref["kind"] == "retriever" else f"({esc(ref['kind'])})")
+    elif ref.get("kind") == "retriever":
+        parts.append("(retriever measured in the same session)")
     return "Compared with " + " ".join(parts)
 
 
@@ -310,27 +332,14 @@ def regressions_table(rows: list[dict]) -> str:
 
 
 def comparison_section(comparison: Any) -> str:
-    found = comparison_rows(comparison)
-    if not found:
+    """The run's "comparison" block: {"reference", "tolerance", "regressions"}, as the session
+    writes it (None when the run was not gated)."""
+    if not isinstance(comparison, dict) or not comparison.get("regressions"):
         return ""
+    rows = comparison["regressions"]
     who = reference_text(comparison)
-    if all("difference" in r and "difference_ci" in r for r in found):
-        sign = "Differences x100: this run's drop rate minus the baseline's, the baseline's clean score minus this run's; positive = worse."
-        return "<h2>Comparison with the baseline</h2>\n" + f"<p>{who + '. ' if who else ''}{sign}</p>\n" + regressions_table(found)
-    intro = f"<p>{who}</p>\n" if who else ""
-    rows = [flatten(r) for r in found]
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    if "family" in keys:
-        keys.remove("family")
-        keys.insert(0, "family")
-    if isinstance(comparison, dict):
-        meta = {k: v for k, v in comparison.items() if not isinstance(v, (dict, list))}
-        if meta:
-            intro += "<p>" + "; ".join(f"{esc(k)}: {esc(v)}" for k, v in meta.items()) + "</p>\n"
-    body = table(keys, [[cell_for(k, r.get(k)) for k in keys] for r in rows])
-    return "<h2>Comparison with the baseline</h2>\n" + intro + body
+    sign = "Differences x100: this run's drop rate minus the baseline's, the baseline's clean score minus this run's; positive = worse."
+    return "<h2>Comparison with the baseline</h2>\n" + f"<p>{who + '. ' if who else ''}{sign}</p>\n" + regressions_table(rows)
 
 
 def perturbed_means(family: Mapping) -> dict[str, float]:

@@ -41,13 +41,6 @@ class Evaluation:
     def by_query(self, measure: str) -> dict[str, float]:
         return dict(zip(self.qids, map(float, self.scores[measure])))
 
-    def rank_of(self, i: int, doc_id: str) -> int | None:
-        """1-based rank of `doc_id` for the i-th query, None when not retrieved."""
-        for rank, d in enumerate(self.runs[i], start=1):
-            if d == doc_id:
-                return rank
-        return None
-
 
 def depth_needed(measures: Iterable[str], k: int) -> int:
     """How deep the runs must go: the largest cutoff when every measure has one (nDCG@10
@@ -90,7 +83,8 @@ class CorpusIndex:
         if hasattr(self.retriever, "build_searcher"):  # lexical: no vectors to cache
             return self.retriever.build_searcher(documents)
         parts = {"retriever": self.retriever.fingerprint, "corpus": self.dataset.corpus_fingerprint}
-        result = self.cache.load_or_compute(parts, lambda: self._encode_corpus(documents))
+        what = f"{len(documents):,} documents with {self.retriever.name}"
+        result = self.cache.load_or_compute(parts, lambda: self._encode_corpus(documents), what=what)
         self.cache_hit, self.cache_path, self.embeddings = result.hit, result.path, result.array
         return DenseSearcher(result.array, self.retriever.similarity, use_gpu=self.use_gpu)
 

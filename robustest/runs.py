@@ -5,7 +5,10 @@ split), and per family every variant text per seed and query with its score, so 
 can replay exactly the same perturbed queries (`frozen_perturber`) and compare query by query.
 
 Schema history: 1 = session 1's results file (no variant texts; cannot be a baseline);
-2 = adds `families` with variants and per-query scores.
+2 = adds `families` with variants and per-query scores. Optional keys added within schema 2
+(older files lack them, readers must not require them): `environment` (where the run was made,
+robustest.provenance) and `dataset.subsample` ({"queries", "of"} when the max_queries setting cut the
+queries, else null).
 """
 
 from __future__ import annotations

@@ -1,15 +1,18 @@
-"""Every robustest setting in one table: its command-line option, ini key, default and parser.
+"""Every robustest setting in one place: the frozen `Settings` object, whose fields carry their
+command-line option, ini key, default, help and parser.
 
-The pytest plugin registers each as `--name` and as the ini key `robustest_name`
+The pytest plugin registers each field `name` as the option `--robustest-name` (except
+`--retriever`, the product's signature) and as the ini key `robustest_name`
 (pyproject.toml `[tool.pytest.ini_options]`, pytest.ini, ...); the command line wins over the
 ini file, which wins over the default. Parsers run at the door and raise `RobustestError`
-naming the option and the value.
+naming the option and the value. This module imports nothing heavy: the plugin reads it in
+every pytest run.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable
 
 from .errors import RobustestError
@@ -132,77 +135,123 @@ def argparse_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 @dataclass(frozen=True)
-class Setting:
-    name: str  # attribute name; the option is --name-with-dashes, the ini key robustest_name
-    default: Any
+class Option:
+    """How one setting meets the user: its help, parser and metavar (the field holds the default)."""
+
     help: str
     parse: Callable[[str], Any] = text
-    flag: bool = False  # a switch: --name sets True
+    flag: bool = False  # a switch: the option alone sets True
     metavar: str | None = None
 
-    @property
-    def option(self) -> str:
-        return "--" + self.name.replace("_", "-")
 
-    @property
-    def ini_key(self) -> str:
-        return self.name if self.name.startswith("robustest_") else "robustest_" + self.name
+def setting(default: Any, help: str, parse: Callable[[str], Any] = text, *, flag: bool = False, metavar: str | None = None):
+    return field(default=default, metadata={"option": Option(help, parse, flag, metavar)})
 
 
-SETTINGS = (
-    Setting("retriever", "default", "retriever under test: default, bm25, a preset, a model folder or .gguf, module:factory, or a Hugging Face id", metavar="ID"),
-    Setting("dataset", "default", "test collection: default (embedded WordNet senses), a BEIR folder, or irds:<ir_datasets id>", metavar="PATH"),
-    Setting("split", "test", "qrels split of the dataset (qrels/<split>.tsv)", metavar="NAME"),
-    Setting("device", "auto", "device for encoding: auto (CUDA when present), cpu, cuda, cuda:N", parse_device, metavar="DEVICE"),
-    Setting("dtype", "auto", "model dtype: auto (float32 on CPU, bfloat16/float16 on GPU), float32, bfloat16, float16", parse_choice("auto", "float32", "bfloat16", "float16")),
-    Setting("batch_size", 32, "texts per forward pass", parse_positive_int, metavar="N"),
-    Setting("pooling", None, "override pooling: mean, cls, last, max, mean_no_prompt", parse_choice("mean", "cls", "last", "max", "mean_no_prompt")),
-    Setting("max_length", None, "override the maximum tokens per text", parse_positive_int, metavar="N"),
-    Setting("cache_dir", None, "where corpus embeddings and built datasets are cached (default: ROBUSTEST_CACHE_DIR or the user cache dir)", metavar="DIR"),
-    Setting("no_cache", False, "do not read or write the embedding cache", parse_bool, flag=True),
-    Setting("max_queries", None, "evaluate at most N queries, a fixed subsample chosen by query id", parse_positive_int, metavar="N"),
-    Setting("top_k", 1000, "documents retrieved per query", parse_positive_int, metavar="K"),
-    Setting("measures", ("nDCG@10", "R@100", "RR@10"), "comma-separated ir-measures measures to report; the first is the headline", parse_measure_list, metavar="LIST"),
-    Setting("exclude_self_matches", None, "drop a retrieved document whose id equals the query id (BEIR convention): auto (on for BEIR data), yes, no", parse_optional_bool, metavar="auto|yes|no"),
-    Setting("effectiveness_floor", None, "fail the effectiveness suite below this score: 0.3 (headline measure) or nDCG@10:0.3", parse_floor, metavar="FLOOR"),
-    Setting("allow_download", False, "let the retriever be downloaded from the Hugging Face hub (HF_HUB_OFFLINE still wins)", parse_bool, flag=True),
-    Setting("faiss_gpu", False, "search on the GPU (needs a FAISS GPU build)", parse_bool, flag=True),
-    Setting("seeds", None, "perturbation seeds for every family (default: the paper's 1999,5,27,2016,2026)", _lazy("parse_seeds"), metavar="LIST"),
-    Setting("thresholds", None, "gate thresholds on the drop rate, e.g. misspelling=0.2,reordering=0.05 (defaults: see README)", _lazy("parse_thresholds"), metavar="LIST"),
-    Setting("family_set", None, "per-family settings, e.g. misspelling.k=20,reordering.measure=RR@10 (keys as in [tool.robustest.<family>])", _lazy("parse_family_set"), metavar="LIST"),
-    Setting("inconclusive", "pass", "what an inconclusive gate does: pass (with a warning) or fail", parse_choice("pass", "fail")),
-    Setting("properties", "report", "property searches: report counterexamples (xfail) or strict (fail)", parse_choice("report", "strict")),
-    Setting("synonym_guard", 0.7, "synonymizing keeps a variant only if the embedded MiniLM gives it cosine >= this with the original (the paper: USE >= 0.7); off to disable", _lazy("parse_guard"), metavar="COS|off"),
-    Setting("paraphraser", None, "local seq2seq model folder for the paraphrasing family", metavar="PATH"),
-    Setting("poison_passages", None, "corpus poisoning: adversarial passages injected per seed (N), one gate per number (default 10; the paper: 10,50)", _lazy("parse_passages"), metavar="LIST"),
-    Setting("poison_length", None, "corpus poisoning: tokens per adversarial passage (L, default 50)", parse_positive_int, metavar="N"),
-    Setting("poison_iterations", None, "corpus poisoning: HotFlip iterations per passage (default 30, CPU-sized; the paper: 5000)", _lazy("parse_iterations"), metavar="N"),
-    Setting("poison_pool", None, "corpus poisoning: HotFlip candidates encoded per iteration (default 20; the paper: 100)", parse_positive_int, metavar="N"),
-    Setting("poison_seeds", None, "corpus poisoning: attack seeds, each a full attack (default 1999,5)", _lazy("parse_seeds"), metavar="LIST"),
-    Setting("poison_threshold", None, "corpus poisoning: the gate's maximum ASR@20, a share of the test queries (default 0.3)", _lazy("parse_rate"), metavar="ASR"),
-    Setting("robustest_save", None, "write the run's results to this JSON file", metavar="PATH"),
-    Setting("baseline", None, "gate against this saved run (--robustest-save of an earlier checkpoint): same variant texts, paired comparison", metavar="RUN.json"),
-    Setting("compare_to", None, "gate against a second retriever measured in this session (any --retriever value)", metavar="ID"),
-    Setting("regression_tolerance", 0.02, "how much worse than the baseline passes: drop-rate points and clean-score points, as a fraction (0.02) or percent (2%)", parse_tolerance, metavar="T"),
-    Setting("geometry_sample", 2000, "geometry suite: corpus embeddings sampled (seeded) for IsoScore, average cosine and uniformity", parse_positive_int, metavar="N"),
-    Setting("geometry_max_average_cosine", None, "geometry suite: fail when the average cosine of random document pairs exceeds this (off by default)", parse_optional_float, metavar="COS"),
-    Setting("geometry_min_isoscore", None, "geometry suite: fail when the IsoScore of the corpus embeddings is below this (off by default)", parse_optional_float, metavar="ISO"),
-    Setting("robustest_html", None, "write an HTML report of the run (tables and plots, one self-contained file) to this path", metavar="PATH"),
-)
-BY_NAME = {s.name: s for s in SETTINGS}
+def option_name(name: str) -> str:
+    """`--retriever` stays as it is; every other option is `--robustest-...`, so robustest's
+    options never clash with a project's own `--dataset` or `--device`."""
+    return "--retriever" if name == "retriever" else "--robustest-" + name.replace("_", "-")
 
 
-def resolve_settings(cli: dict[str, Any], ini: dict[str, str]) -> dict[str, Any]:
-    """Command line, then ini file, then default; ini values are parsed here, CLI values by argparse."""
-    values = {}
-    for setting in SETTINGS:
-        value = cli.get(setting.name)
-        if value is None:
-            raw = ini.get(setting.name)
-            if raw:
+def ini_key(name: str) -> str:
+    return "robustest_" + name
+
+
+def escaped_help(text: str) -> str:
+    """argparse %-formats help texts: a bare % (as in "2%") would crash `pytest --help`."""
+    return text.replace("%", "%%")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One run's settings, parsed and checked. Build with `Settings.from_sources(cli, ini)`."""
+
+    retriever: str = setting("default", "retriever under test: default, bm25, a preset, a model folder or .gguf, module:factory, or a Hugging Face id (org/model@revision pins a revision)", metavar="ID")
+    dataset: str = setting("default", "test collection: default (embedded WordNet senses), a BEIR folder, or irds:<ir_datasets id>", metavar="PATH")
+    split: str = setting("test", "qrels split of the dataset (qrels/<split>.tsv)", metavar="NAME")
+    device: str = setting("auto", "device for encoding: auto (CUDA when present), cpu, cuda, cuda:N", parse_device, metavar="DEVICE")
+    dtype: str = setting("auto", "model dtype: auto (float32 on CPU, bfloat16/float16 on GPU), float32, bfloat16, float16", parse_choice("auto", "float32", "bfloat16", "float16"))
+    batch_size: int = setting(32, "texts per forward pass", parse_positive_int, metavar="N")
+    pooling: str | None = setting(None, "override pooling: mean, cls, last, max, mean_no_prompt", parse_choice("mean", "cls", "last", "max", "mean_no_prompt"))
+    max_length: int | None = setting(None, "override the maximum tokens per text", parse_positive_int, metavar="N")
+    query_prompt: str | None = setting(None, "override the query prompt (prefixed verbatim; empty for none)", metavar="TEXT")
+    doc_prompt: str | None = setting(None, "override the document prompt (prefixed verbatim; empty for none)", metavar="TEXT")
+    instruction: str | None = setting(None, "override the task instruction filled into a preset's query prompt (default: chosen from the dataset's name)", metavar="TEXT")
+    trust_remote_code: bool = setting(False, "let a model folder run its own code (transformers' trust_remote_code); off unless given", parse_bool, flag=True)
+    cache_dir: str | None = setting(None, "where corpus embeddings and built datasets are cached (default: ROBUSTEST_CACHE_DIR or the user cache dir)", metavar="DIR")
+    no_cache: bool = setting(False, "do not read or write the embedding cache", parse_bool, flag=True)
+    max_queries: int | None = setting(None, "evaluate at most N queries, a fixed subsample chosen by query id", parse_positive_int, metavar="N")
+    top_k: int = setting(1000, "documents retrieved per query", parse_positive_int, metavar="K")
+    measures: tuple[str, ...] = setting(("nDCG@10", "R@100", "RR@10"), "comma-separated ir-measures measures to report; the first is the headline", parse_measure_list, metavar="LIST")
+    exclude_self_matches: bool | None = setting(None, "drop a retrieved document whose id equals the query id (BEIR convention): auto (on for BEIR data), yes, no", parse_optional_bool, metavar="auto|yes|no")
+    effectiveness_floor: tuple[str, float] | None = setting(None, "fail the effectiveness suite below this score: 0.3 (headline measure) or nDCG@10:0.3", parse_floor, metavar="FLOOR")
+    allow_download: bool = setting(False, "let the retriever be downloaded from the Hugging Face hub (HF_HUB_OFFLINE still wins)", parse_bool, flag=True)
+    faiss_gpu: bool = setting(False, "search on the GPU (needs a FAISS GPU build)", parse_bool, flag=True)
+    seeds: tuple[int, ...] | None = setting(None, "perturbation seeds for every family (default: the paper's 1999,5,27,2016,2026)", _lazy("parse_seeds"), metavar="LIST")
+    thresholds: dict | None = setting(None, "gate thresholds on the drop rate, e.g. misspelling=0.2,reordering=0.05 (defaults: see README)", _lazy("parse_thresholds"), metavar="LIST")
+    family_set: dict | None = setting(None, "per-family settings, e.g. misspelling.k=20,reordering.measure=RR@10 (keys as in [tool.robustest.<family>])", _lazy("parse_family_set"), metavar="LIST")
+    inconclusive: str = setting("pass", "what an inconclusive gate does: pass (with a warning) or fail", parse_choice("pass", "fail"))
+    properties: str = setting("report", "property searches: report counterexamples (xfail) or strict (fail)", parse_choice("report", "strict"))
+    synonym_guard: float | None = setting(0.7, "synonymizing keeps a variant only if the embedded MiniLM gives it cosine >= this with the original (the paper: USE >= 0.7); off to disable", _lazy("parse_guard"), metavar="COS|off")
+    paraphraser: str | None = setting(None, "local seq2seq model folder for the paraphrasing family", metavar="PATH")
+    poison_passages: tuple[int, ...] | None = setting(None, "corpus poisoning: adversarial passages injected per seed (N), one gate per number (default 10; the paper: 10,50)", _lazy("parse_passages"), metavar="LIST")
+    poison_length: int | None = setting(None, "corpus poisoning: tokens per adversarial passage (L, default 50)", parse_positive_int, metavar="N")
+    poison_iterations: int | None = setting(None, "corpus poisoning: HotFlip iterations per passage (default 30, CPU-sized; the paper: 5000)", _lazy("parse_iterations"), metavar="N")
+    poison_pool: int | None = setting(None, "corpus poisoning: HotFlip candidates encoded per iteration (default 20; the paper: 100)", parse_positive_int, metavar="N")
+    poison_seeds: tuple[int, ...] | None = setting(None, "corpus poisoning: attack seeds, each a full attack (default 1999,5)", _lazy("parse_seeds"), metavar="LIST")
+    poison_threshold: float | None = setting(None, "corpus poisoning: the gate's maximum ASR@20, a share of the test queries (default 0.3)", _lazy("parse_rate"), metavar="ASR")
+    save: str | None = setting(None, "write the run's results to this JSON file", metavar="PATH")
+    html: str | None = setting(None, "write an HTML report of the run (tables and plots, one self-contained file) to this path", metavar="PATH")
+    trec_run: str | None = setting(None, "write the clean run in TREC format (qid Q0 docid rank score tag) to this file", metavar="PATH")
+    trec_perturbed: bool = setting(False, "with --robustest-trec-run: also write each family's perturbed runs beside it, one file per seed", parse_bool, flag=True)
+    baseline: str | None = setting(None, "gate against this saved run (--robustest-save of an earlier checkpoint): same variant texts, paired comparison", metavar="RUN.json")
+    compare_to: str | None = setting(None, "gate against a second retriever measured in this session (any --retriever value)", metavar="ID")
+    regression_tolerance: float = setting(0.02, "how much worse than the baseline passes: drop-rate points and clean-score points, as a fraction (0.02) or percent (2%)", parse_tolerance, metavar="T")
+    geometry_sample: int = setting(2000, "geometry suite: corpus embeddings sampled (seeded) for IsoScore, average cosine and uniformity", parse_positive_int, metavar="N")
+    geometry_max_average_cosine: float | None = setting(None, "geometry suite: fail when the average cosine of random document pairs exceeds this (off by default)", parse_optional_float, metavar="COS")
+    geometry_min_isoscore: float | None = setting(None, "geometry suite: fail when the IsoScore of the corpus embeddings is below this (off by default)", parse_optional_float, metavar="ISO")
+
+    @classmethod
+    def from_sources(cls, cli: dict[str, Any], ini: dict[str, str]) -> "Settings":
+        """Command line, then ini file, then default; ini values are parsed here, CLI values by argparse."""
+        values = {}
+        for f in fields(cls):
+            value = cli.get(f.name)
+            raw = ini.get(f.name)
+            if value is None and raw:
                 try:
-                    value = setting.parse(raw)
+                    value = f.metadata["option"].parse(raw)
                 except (ValueError, RobustestError) as exc:
-                    raise RobustestError(f"ini key {setting.ini_key} = {raw!r}: {exc}") from None
-        values[setting.name] = setting.default if value is None else value
-    return values
+                    raise RobustestError(f"ini key {ini_key(f.name)} = {raw!r}: {exc}") from None
+            if value is not None:
+                values[f.name] = value
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Combinations no single parser can see."""
+        floor = self.effectiveness_floor
+        if floor and floor[0] and floor[0] not in self.measures:
+            raise RobustestError(
+                f"--robustest-effectiveness-floor names {floor[0]}, which is not measured; add it to --robustest-measures={','.join(self.measures + (floor[0],))}"
+            )
+        if self.baseline and self.compare_to:
+            raise RobustestError("--robustest-baseline and --robustest-compare-to both name a reference; gate against one of them")
+
+    def replace(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def options() -> list[tuple[str, Any, Option]]:
+    """(field name, default, option) of every setting, in declaration order."""
+    return [(f.name, f.default, f.metadata["option"]) for f in fields(Settings)]
+
+
+def option_help(default: Any, option: Option, name: str) -> str:
+    shown = "" if default in (None, False) else f" (default: {','.join(default) if isinstance(default, tuple) else default})"
+    return escaped_help(f"{option.help}{shown}; ini: {ini_key(name)}")

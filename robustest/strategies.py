@@ -10,7 +10,8 @@ example shrinks to the fewest edits, the simplest op, the earliest position:
     TypoPlan(edits=(Typo(word=3, op='delete', position=0, char=''),))
 
 Settings profiles: `robustest-ci` (derandomized, no deadline, failure blobs printed) and
-`robustest-dev`; pick one with pytest's `--hypothesis-profile=robustest-ci`.
+`robustest-dev`; pick one with pytest's `--hypothesis-profile=robustest-ci` (the plugin
+registers them, robustest.plugin.hooks).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .perturb import typos as T
 from .perturb.wordops import GAPS, CASES, CasePlan, SwapPlan, WhitespacePlan, plan_naturalize, plan_punctuation
 from .perturb.words import split_words
 
-__all__ = ["typos", "swaps", "synonym_swaps", "case_changes", "whitespace", "naturalized", "punctuation_removed", "perturbed_queries", "plan_batches", "property_settings", "register_profiles", "textattack"]
+__all__ = ["typos", "swaps", "synonym_swaps", "case_changes", "whitespace", "naturalized", "punctuation_removed", "perturbed_queries", "plan_batches", "property_settings", "textattack"]
 
 
 def _check_edits(min_edits: int, max_edits: int) -> None:
@@ -135,11 +136,6 @@ def perturbed_queries(
         return st.sampled_from(ids).flatmap(lambda q: plans(queries[q]).map(lambda plan: (q, queries[q], plan)))
 
     return st.deferred(build)
-
-
-def register_profiles() -> None:
-    settings.register_profile("robustest-ci", derandomize=True, deadline=None, print_blob=True, max_examples=50)
-    settings.register_profile("robustest-dev", deadline=None, max_examples=100)
 
 
 def synonym_swaps(query: str, *, max_swaps: int = 1) -> st.SearchStrategy:

@@ -1,27 +1,4 @@
-"""Embedding geometry of the retriever under test: IsoScore, average cosine, uniformity and
-alignment on a seeded sample of its cached corpus embeddings, and the spectral norms of its
-linear layers (torch models only). The paper finds anisotropic models (high average cosine,
-low IsoScore) less stable under typos. Reported always; gates only when set:
---geometry-max-average-cosine, --geometry-min-isoscore."""
+"""`robustest/suites/test_geometry.py`, the shipped suite: this file only re-exports it, so the two cannot drift.
+Run the same from anywhere with `pytest --pyargs robustest.suites`; `robustest init` copies the suites to edit."""
 
-import pytest
-
-from robustest.geometry import geometry_line, index_geometry
-
-pytestmark = pytest.mark.geometry
-
-
-def test_embedding_geometry(robustest_session, corpus_index, clean_evaluation):
-    # clean_evaluation: the summary and the results file report runs that measured effectiveness.
-    settings = robustest_session.settings
-    if hasattr(corpus_index.retriever, "build_searcher"):
-        pytest.skip(f"{corpus_index.retriever.name} is lexical: it has no embeddings to measure")
-    geometry = index_geometry(corpus_index, sample=settings["geometry_sample"])
-    robustest_session.record("geometry", geometry, line=geometry_line(geometry))
-    ceiling, floor = settings["geometry_max_average_cosine"], settings["geometry_min_isoscore"]
-    problems = []
-    if ceiling is not None and geometry["average_cosine"] > ceiling:
-        problems.append(f"average cosine {geometry['average_cosine']:.4f} > {ceiling} (--geometry-max-average-cosine)")
-    if floor is not None and geometry["isoscore"] < floor:
-        problems.append(f"IsoScore {geometry['isoscore']:.4f} < {floor} (--geometry-min-isoscore)")
-    assert not problems, "anisotropic embeddings: " + "; ".join(problems)
+from robustest.suites.test_geometry import *  # noqa: F401,F403

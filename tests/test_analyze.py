@@ -18,19 +18,19 @@ POOLINGS = ("mean", "cls", "max")
 
 def save_real_run(path, dataset_dir, cache_dir, pooling):
     """Clean scores, the misspelling family and the geometry of one retriever, saved as the
-    plugin saves a run (RobustestSession.save) without the pytest round trip."""
+    plugin saves a run (plugin.record.run_file) without the pytest round trip."""
     from robustest.geometry import index_geometry
-    from robustest.session import RobustestSession
-    from robustest.settings import resolve_settings
+    from robustest.plugin.record import run_file
+    from robustest.plugin.session import RobustestSession
+    from robustest.runs import save_run
+    from robustest.settings import Settings
 
-    settings = resolve_settings(
-        {"dataset": str(dataset_dir), "cache_dir": str(cache_dir), "pooling": pooling, "seeds": SEEDS, "measures": ("nDCG@10",)}, {}
-    )
+    settings = Settings(dataset=str(dataset_dir), cache_dir=str(cache_dir), pooling=pooling, seeds=SEEDS, measures=("nDCG@10",))
     session = RobustestSession(settings)
     session.clean_evaluation
     session.checks.run("misspelling")
-    session.record("geometry", index_geometry(session.corpus_index, sample=150))
-    return session.save(path)
+    session.checks.add("geometry", index_geometry(session.corpus_index, sample=150))
+    return save_run(path, run_file(session))
 
 
 @pytest.fixture(scope="module")
@@ -157,16 +157,16 @@ def test_geometry_suite_records_and_gates(pytester, small_cranfield, cache_dir, 
     saved = tmp_path / "run.json"
     result = pytester.runpytest_subprocess(
         str(SUITES / "test_effectiveness.py"), str(SUITES / "test_geometry.py"), "-p", "no:cacheprovider",
-        f"--dataset={small_cranfield}", f"--cache-dir={cache_dir}", f"--robustest-save={saved}",
-        "--geometry-max-average-cosine=0.01",
+        f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}", f"--robustest-save={saved}",
+        "--robustest-geometry-max-average-cosine=0.01",
     )  # fmt: skip
     out = result.stdout.str()
     result.assert_outcomes(passed=1, failed=1)
-    assert "anisotropic embeddings: average cosine" in out and "(--geometry-max-average-cosine)" in out
+    assert "anisotropic embeddings: average cosine" in out and "(--robustest-geometry-max-average-cosine)" in out
     assert "geometry: isoscore=" in out
     geometry = json.loads(saved.read_text())["geometry"]
     assert 0 < geometry["isoscore"] < 1 and geometry["linear_layers"] == 36
-    from robustest.settings import resolve_settings
+    from robustest.settings import Settings
 
-    defaults = resolve_settings({}, {})
-    assert defaults["geometry_max_average_cosine"] is None and defaults["geometry_min_isoscore"] is None
+    defaults = Settings()
+    assert defaults.geometry_max_average_cosine is None and defaults.geometry_min_isoscore is None

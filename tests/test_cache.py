@@ -75,5 +75,5 @@ def test_caching_off_computes_every_time_and_writes_nothing(tmp_path):
 def test_an_unwritable_cache_folder_says_how_to_fix_it(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(RobustestError, match="--cache-dir.*--no-cache"):
+    with pytest.raises(RobustestError, match="--robustest-cache-dir.*--robustest-no-cache"):
         EmbeddingCache(blocker / "cache")

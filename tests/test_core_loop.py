@@ -50,8 +50,8 @@ def test_ndcg_matches_an_independent_computation(pytester, cranfield_dir, minilm
     out = tmp_path / "run.json"
     result = pytester.runpytest_subprocess(
         str(EFFECTIVENESS),
-        f"--dataset={cranfield_dir}",
-        f"--cache-dir={cache_dir}",
+        f"--robustest-dataset={cranfield_dir}",
+        f"--robustest-cache-dir={cache_dir}",
         f"--robustest-save={out}",
     )
     result.assert_outcomes(passed=1)

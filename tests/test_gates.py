@@ -106,9 +106,9 @@ def test_suites_gate_fails_naming_the_family_and_saves_every_gate(pytester, cach
         "-p", "no:cacheprovider",
         f"--rootdir={pytester.path}",
         "-c", str(pytester.path / "pyproject.toml"),
-        f"--dataset={small_cranfield}",
-        f"--cache-dir={cache_dir}",
-        "--thresholds=misspelling=-1",
+        f"--robustest-dataset={small_cranfield}",
+        f"--robustest-cache-dir={cache_dir}",
+        "--robustest-thresholds=misspelling=-1",
         "-m", "(misspelling or reordering) and not robustest_property",
         f"--robustest-save={out}",
     )
@@ -133,17 +133,18 @@ def test_strict_property_search_fails_with_the_smallest_counterexample(pytester,
     # k = 1: the first relevant document must stay first, which one typo often breaks
     pytester.makepyprojecttoml("[tool.robustest.misspelling]\nk = 1\nmax_edits = 3\n")
     result = pytester.runpytest_subprocess(
-        str(SUITES / "test_misspelling.py"),
+        str(SUITES / "test_query_families.py"),
         "-p", "no:cacheprovider",
         f"--rootdir={pytester.path}",
         "-c", str(pytester.path / "pyproject.toml"),
-        f"--dataset={small_cranfield}",
-        f"--cache-dir={cache_dir}",
-        "-m", "robustest_property",
+        f"--robustest-dataset={small_cranfield}",
+        f"--robustest-cache-dir={cache_dir}",
+        "-m", "robustest_property and misspelling",
         "--hypothesis-profile=robustest-ci",
-        "--properties=strict",
+        "--robustest-properties=strict",
     )
-    result.assert_outcomes(failed=1, deselected=1)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 1 and not outcomes.get("passed") and not outcomes.get("xfailed"), result.stdout.str()
     result.stdout.fnmatch_lines(
         [
             "*RobustnessError: misspelling: 1 typo: * moved the best relevant document of query * from rank 1 to *",

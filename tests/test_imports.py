@@ -7,7 +7,6 @@ CORE = [
     "robustest",
     "robustest.analyze",
     "robustest.attacks",
-    "robustest.attacks.checks",
     "robustest.cache",
     "robustest.cli",
     "robustest.correlations",
@@ -22,7 +21,9 @@ CORE = [
     "robustest.retrieval",
     "robustest.retrievers.resolve",
     "robustest.retrievers.bm25",
-    "robustest.session",
+    "robustest.families",
+    "robustest.random_ranking",
+    "robustest.scaffold",
     "robustest.settings",
 ]
 

@@ -153,17 +153,17 @@ def test_an_echoing_paraphraser_skips_every_query():
 
 
 def test_a_missing_path_names_the_option(tmp_path):
-    with pytest.raises(RobustestError, match=r"--paraphraser=.*no such folder"):
+    with pytest.raises(RobustestError, match=r"--robustest-paraphraser=.*no such folder"):
         load_paraphraser(tmp_path / "nowhere")
 
 
 def test_a_folder_without_a_seq2seq_model_names_the_option(tmp_path, minilm_dir):
-    with pytest.raises(RobustestError, match=r"--paraphraser=.* is not a seq2seq model"):
+    with pytest.raises(RobustestError, match=r"--robustest-paraphraser=.* is not a seq2seq model"):
         load_paraphraser(tmp_path)  # empty folder
-    with pytest.raises(RobustestError, match=r"--paraphraser=.* is not a seq2seq model"):
+    with pytest.raises(RobustestError, match=r"--robustest-paraphraser=.* is not a seq2seq model"):
         load_paraphraser(minilm_dir)  # a BERT encoder: no seq2seq head
     (tmp_path / "config.json").write_text('{"model_type": "t5"}')
-    with pytest.raises(RobustestError, match=r"--paraphraser=.* could not be loaded"):
+    with pytest.raises(RobustestError, match=r"--robustest-paraphraser=.* could not be loaded"):
         load_paraphraser(tmp_path)  # a config without weights
 
 

@@ -28,13 +28,13 @@ def assert_one_clear_error(result, *fragments):
 
 
 def test_unknown_retriever_is_one_clear_line(pytester, cache_dir):
-    result = run_suites(pytester, "--retriever=no-such-model-xyz", f"--cache-dir={cache_dir}")
-    assert_one_clear_error(result, "retriever 'no-such-model-xyz' not found", "Hugging Face cache", "--allow-download")
+    result = run_suites(pytester, "--retriever=no-such-model-xyz", f"--robustest-cache-dir={cache_dir}")
+    assert_one_clear_error(result, "retriever 'no-such-model-xyz' not found", "Hugging Face cache", "--robustest-allow-download")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
 def test_missing_dataset_folder_is_one_clear_line(pytester, cache_dir, tmp_path):
-    result = run_suites(pytester, f"--dataset={tmp_path / 'nope'}", f"--cache-dir={cache_dir}")
+    result = run_suites(pytester, f"--robustest-dataset={tmp_path / 'nope'}", f"--robustest-cache-dir={cache_dir}")
     assert_one_clear_error(result, "not found", str(tmp_path / "nope"), "BEIR folder")
 
 
@@ -48,28 +48,28 @@ def test_malformed_corpus_line_is_one_clear_line(pytester, cache_dir, small_cran
     lines = (small_cranfield / "corpus.jsonl").read_text().splitlines()
     lines[4] = lines[4][:-3]  # cut the closing of line 5
     (broken / "corpus.jsonl").write_text("\n".join(lines) + "\n")
-    result = run_suites(pytester, f"--dataset={broken}", f"--cache-dir={cache_dir}")
+    result = run_suites(pytester, f"--robustest-dataset={broken}", f"--robustest-cache-dir={cache_dir}")
     assert_one_clear_error(result, "corpus.jsonl:5: malformed JSON")
 
 
 def test_unwritable_cache_dir_is_one_clear_line(pytester, tmp_path, small_cranfield):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    result = run_suites(pytester, f"--dataset={small_cranfield}", f"--cache-dir={blocker / 'cache'}")
-    assert_one_clear_error(result, "cannot write", "--cache-dir")
+    result = run_suites(pytester, f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={blocker / 'cache'}")
+    assert_one_clear_error(result, "cannot write", "--robustest-cache-dir")
 
 
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--batch-size=0"], "--batch-size: '0' must be at least 1"),
-        (["--measures=nDCG@ten"], "--measures"),
-        (["--device=gpu7"], "--device"),
-        (["--effectiveness-floor=nDCG@100:0.3"], "add it to --measures"),
+        (["--robustest-batch-size=0"], "--robustest-batch-size: '0' must be at least 1"),
+        (["--robustest-measures=nDCG@ten"], "--robustest-measures"),
+        (["--robustest-device=gpu7"], "--robustest-device"),
+        (["--robustest-effectiveness-floor=nDCG@100:0.3"], "add it to --robustest-measures"),
     ],
 )
 def test_bad_option_values_are_one_clear_line(pytester, cache_dir, args, message):
-    result = run_suites(pytester, f"--cache-dir={cache_dir}", "--dataset=/nonexistent", *args)
+    result = run_suites(pytester, f"--robustest-cache-dir={cache_dir}", "--robustest-dataset=/nonexistent", *args)
     text = result.stdout.str() + "\n" + result.stderr.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR, text
     assert message in text and "Traceback" not in text
@@ -79,7 +79,7 @@ def test_cranfield_run_header_summary_and_results_file(pytester, cache_dir, cran
     out = tmp_path / "results.json"
     ini = pytester.makeini("[pytest]\nrobustest_max_queries = 7\nrobustest_measures = nDCG@10,R@100\n")
     result = run_suites(
-        pytester, "-c", str(ini), f"--dataset={cranfield_dir}", f"--cache-dir={cache_dir}", "--max-queries=50", f"--robustest-save={out}"
+        pytester, "-c", str(ini), f"--robustest-dataset={cranfield_dir}", f"--robustest-cache-dir={cache_dir}", "--robustest-max-queries=50", f"--robustest-save={out}"
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
@@ -106,7 +106,7 @@ def test_cranfield_run_header_summary_and_results_file(pytester, cache_dir, cran
 
 
 def test_bm25_and_a_user_factory_run_the_same_suite(pytester, cache_dir, small_cranfield, minilm_dir):
-    result = run_suites(pytester, "--retriever=bm25", f"--dataset={small_cranfield}", f"--cache-dir={cache_dir}")
+    result = run_suites(pytester, "--retriever=bm25", f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*retriever bm25 -> BM25 [[]bm25*", "corpus embeddings cache: not used*"])
 
@@ -128,22 +128,22 @@ def test_bm25_and_a_user_factory_run_the_same_suite(pytester, cache_dir, small_c
             return MiniLM()
         """
     )
-    result = run_suites(pytester, "--retriever=my_retriever:make", f"--dataset={small_cranfield}", f"--cache-dir={cache_dir}")
+    result = run_suites(pytester, "--retriever=my_retriever:make", f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*retriever my_retriever:make -> my_retriever:make [[]factory*", "*nDCG@10 = 0.*"])
 
 
 def test_factory_mistakes_are_one_clear_line(pytester, cache_dir, small_cranfield):
     pytester.makepyfile(half_retriever="def make():\n    return object()\n")
-    result = run_suites(pytester, "--retriever=half_retriever:make", f"--dataset={small_cranfield}", f"--cache-dir={cache_dir}")
+    result = run_suites(pytester, "--retriever=half_retriever:make", f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}")
     assert_one_clear_error(result, "lacks", "encode_queries")
-    result = run_suites(pytester, "--retriever=half_retriever:missing", f"--dataset={small_cranfield}", f"--cache-dir={cache_dir}")
+    result = run_suites(pytester, "--retriever=half_retriever:missing", f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}")
     assert_one_clear_error(result, "has no attribute 'missing'")
 
 
 def test_smollm2_gguf_as_retriever(pytester, cache_dir, small_cranfield, smollm_gguf):
     """The decoder-only path on a real LLM: GGUF file, last-token pooling, left padding."""
-    result = run_suites(pytester, f"--retriever={smollm_gguf}", f"--dataset={small_cranfield}", f"--cache-dir={cache_dir}")
+    result = run_suites(pytester, f"--retriever={smollm_gguf}", f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}")
     result.stdout.fnmatch_lines(["*-> *SmolLM2-135M-Instruct.Q4_1.gguf [[]local: last pooling*GGUF file*", "*nDCG@10 = 0.*"])
     # the raw LLM is a weak retriever: the suite says so or passes, but it must run
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)

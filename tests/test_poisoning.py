@@ -40,18 +40,18 @@ def run_poisoning_suite(pytester, dataset, cache_dir, *args):
         str(POISONING_SUITE),
         "-p",
         "no:cacheprovider",
-        f"--dataset={dataset}",
-        f"--cache-dir={cache_dir}",
-        "--poison-iterations=2",
-        "--poison-pool=6",
-        "--family-set=poisoning.passages=3,poisoning.tokens=24",
+        f"--robustest-dataset={dataset}",
+        f"--robustest-cache-dir={cache_dir}",
+        "--robustest-poison-iterations=2",
+        "--robustest-poison-pool=6",
+        "--robustest-family-set=poisoning.passages=3,poisoning.tokens=24",
         *args,
     )
 
 
 def test_poisoning_suite_gates_reports_and_saves(pytester, small_cranfield, cache_dir, tmp_path):
     out = tmp_path / "run.json"
-    failing = run_poisoning_suite(pytester, small_cranfield, cache_dir, "--thresholds=poisoning=-0.01", f"--robustest-save={out}")
+    failing = run_poisoning_suite(pytester, small_cranfield, cache_dir, "--robustest-thresholds=poisoning=-0.01", f"--robustest-save={out}")
     failing.assert_outcomes(passed=1, failed=1)
     failing.stdout.fnmatch_lines(
         [
@@ -79,7 +79,7 @@ def test_poisoning_suite_gates_reports_and_saves(pytester, small_cranfield, cach
     (gate,) = saved["gates"]
     assert gate["statistic"] == "ASR@20" and gate["verdict"] == "fail" and gate["family"] == "poisoning"
     # the same settings again: the passages come from the cache, a lenient threshold passes
-    passing = run_poisoning_suite(pytester, small_cranfield, cache_dir, "--thresholds=poisoning=1")
+    passing = run_poisoning_suite(pytester, small_cranfield, cache_dir, "--robustest-thresholds=poisoning=1")
     passing.assert_outcomes(passed=2)
     passing.stdout.fnmatch_lines(["*2 HotFlip passage sets read from the cache*", "poisoning hotflip ASR@20 N=3 * pass"])
 
@@ -91,13 +91,13 @@ def test_poisoning_suite_skips_a_lexical_retriever(pytester, small_cranfield, ca
 
 
 def test_bad_poisoning_settings_are_one_clear_line(pytester, small_cranfield, cache_dir):
-    result = pytester.runpytest_subprocess(str(POISONING_SUITE), f"--dataset={small_cranfield}", "--family-set=poisoning.gated=nope")
+    result = pytester.runpytest_subprocess(str(POISONING_SUITE), f"--robustest-dataset={small_cranfield}", "--robustest-family-set=poisoning.gated=nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in (result.stdout.str() + result.stderr.str()).splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1 and "gated names unknown attack(s) nope" in errors[0]
-    option = pytester.runpytest_subprocess(str(POISONING_SUITE), f"--dataset={small_cranfield}", "--poison-passages=10,0")
+    option = pytester.runpytest_subprocess(str(POISONING_SUITE), f"--robustest-dataset={small_cranfield}", "--robustest-poison-passages=10,0")
     assert option.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--poison-passages: '10,0': give one or more positive numbers" in option.stderr.str()
+    assert "--robustest-poison-passages: '10,0': give one or more positive numbers" in option.stderr.str()
 
 
 @pytest.mark.parametrize(

@@ -110,3 +110,49 @@ def test_real_decoder_last_token_is_padding_side_invariant(smollm_gguf, cache_di
     assert a.shape == (4, 576)
     np.testing.assert_allclose(a, b, atol=1e-5)
     assert left.tokenizer.padding_side == "left" and right.tokenizer.padding_side == "right"
+
+
+# -- HotFlip's gradient path pools through the encoder's own code --------------------------
+
+
+def hotflip_vectors(retriever, texts):
+    """Each text's vector from WhiteBox's differentiable forward (input embeddings, not ids),
+    next to the same texts as `encode_documents` makes them for the index (batched, padded)."""
+    from robustest.attacks.hotflip import WhiteBox
+    from robustest.attacks.targets import as_index_vectors
+
+    box = WhiteBox(retriever)
+    ids = [box.encode_text(t) for t in texts]
+    grad_path = np.vstack([box.differentiable_vector(i)[0].detach().float().cpu().numpy() for i in ids])
+    indexed = as_index_vectors(retriever.encode_documents([box.decode(i) for i in ids]), retriever.similarity)
+    return grad_path, indexed
+
+
+@pytest.mark.parametrize(
+    "kind,config",
+    [
+        ("llama", EncoderConfig(pooling="last", doc_prompt="passage : ")),  # left padding, prompt in front
+        ("llama", EncoderConfig(pooling="mean_no_prompt", doc_prompt="represent this passage : ")),
+        ("bert", EncoderConfig(pooling="cls")),
+        ("bert", EncoderConfig(pooling="max", normalize=False, similarity="dot")),  # raw vectors
+    ],
+)
+def test_hotflip_vectors_equal_the_encoders_on_tiny_models(tmp_path, minilm_dir, kind, config):
+    grad_path, indexed = hotflip_vectors(encoder(tiny_model_dir(tmp_path, minilm_dir, kind), config), TEXTS)
+    np.testing.assert_allclose(grad_path, indexed, atol=1e-5)
+
+
+def test_hotflip_vectors_equal_the_encoders_with_minilm(minilm):
+    grad_path, indexed = hotflip_vectors(minilm, TEXTS)
+    np.testing.assert_allclose(grad_path, indexed, atol=1e-5)
+    assert np.allclose(np.linalg.norm(grad_path, axis=1), 1.0, atol=1e-5)
+
+
+def test_pool_is_the_named_pooling_then_normalisation():
+    hidden, mask = padded([3, 5], "right")
+    np.testing.assert_allclose(pooling.pool(hidden, mask, "cls"), pooling.cls(hidden, mask))
+    unit = pooling.pool(hidden, mask, "mean", normalize=True)
+    np.testing.assert_allclose(unit, torch.nn.functional.normalize(pooling.mean(hidden, mask), dim=-1))
+    # the prefix counts only for mean_no_prompt
+    np.testing.assert_allclose(pooling.pool(hidden, mask, "mean", prefix=2), pooling.mean(hidden, mask))
+    np.testing.assert_allclose(pooling.pool(hidden, mask, "mean_no_prompt", prefix=2)[:, 1], [2.0, 3.0])

@@ -1,4 +1,4 @@
-"""Checkpoint gating: the run file, frozen variants, paired comparisons, --baseline/--compare-to."""
+"""Checkpoint gating: the run file, frozen variants, paired comparisons, --robustest-baseline/--robustest-compare-to."""
 
 import json
 import shutil
@@ -19,7 +19,7 @@ from robustest.stability import run_family
 from robustest.stats import Verdict
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
-GATES = [str(SUITES / "test_effectiveness.py"), str(SUITES / "test_misspelling.py"), "-k", "effectiveness or regression or drop_rate"]
+GATES = [str(SUITES / "test_effectiveness.py"), str(SUITES / "test_query_families.py"), "-k", "effectiveness or regression or (drop_rate and misspelling)"]
 
 
 # -- statistics on synthetic records ---------------------------------------------------------
@@ -180,7 +180,7 @@ def test_a_baseline_from_another_dataset_is_an_error(real_run):
 
 # -- end to end through pytest -----------------------------------------------------------------
 def run_gates(pytester, cache_dir, *args):
-    return pytester.runpytest_subprocess(*GATES, "-p", "no:cacheprovider", f"--cache-dir={cache_dir}", *args)
+    return pytester.runpytest_subprocess(*GATES, "-p", "no:cacheprovider", f"--robustest-cache-dir={cache_dir}", *args)
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +191,7 @@ def saved_default_run(tmp_path_factory, cache_dir):
 
     path = tmp_path_factory.mktemp("baseline") / "base.json"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", *GATES, "-p", "no:cacheprovider", "-q", f"--cache-dir={cache_dir}", f"--robustest-save={path}"],
+        [sys.executable, "-m", "pytest", *GATES, "-p", "no:cacheprovider", "-q", f"--robustest-cache-dir={cache_dir}", f"--robustest-save={path}"],
         capture_output=True, text=True, cwd=path.parent,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -200,7 +200,7 @@ def saved_default_run(tmp_path_factory, cache_dir):
 
 def test_gating_the_embedded_model_against_its_own_saved_run_passes(pytester, cache_dir, saved_default_run, tmp_path):
     again = tmp_path / "again.json"
-    result = run_gates(pytester, cache_dir, f"--baseline={saved_default_run}", f"--robustest-save={again}", f"--junitxml={tmp_path / 'junit.xml'}")
+    result = run_gates(pytester, cache_dir, f"--robustest-baseline={saved_default_run}", f"--robustest-save={again}", f"--junitxml={tmp_path / 'junit.xml'}")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(["regression vs *base.json*", "nDCG@10 vs baseline * pass", "misspelling drop rate vs baseline * +0.00 * pass"])
     comparison = load_run(again)["comparison"]
@@ -234,7 +234,7 @@ def typo_fragile_checkpoint(minilm_dir, tmp_path_factory) -> Path:
 
 
 def test_a_typo_fragile_checkpoint_fails_against_the_original(pytester, cache_dir, saved_default_run, typo_fragile_checkpoint):
-    result = run_gates(pytester, cache_dir, f"--retriever={typo_fragile_checkpoint}", f"--baseline={saved_default_run}")
+    result = run_gates(pytester, cache_dir, f"--retriever={typo_fragile_checkpoint}", f"--robustest-baseline={saved_default_run}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     text = result.stdout.str()
     assert "misspelling drop rate vs baseline: FAIL" in text
@@ -244,7 +244,7 @@ def test_a_typo_fragile_checkpoint_fails_against_the_original(pytester, cache_di
 
 def test_compare_to_a_second_retriever_in_the_same_session(pytester, cache_dir, typo_fragile_checkpoint, tmp_path):
     saved, html = tmp_path / "run.json", tmp_path / "report.html"
-    result = run_gates(pytester, cache_dir, f"--retriever={typo_fragile_checkpoint}", "--compare-to=default", f"--robustest-save={saved}", f"--robustest-html={html}")
+    result = run_gates(pytester, cache_dir, f"--retriever={typo_fragile_checkpoint}", "--robustest-compare-to=default", f"--robustest-save={saved}", f"--robustest-html={html}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     result.stdout.fnmatch_lines(["regression vs default (measured in this session)*", "misspelling drop rate vs baseline * fail"])
     assert load_run(saved)["comparison"]["reference"]["spec"] == "default"
@@ -256,19 +256,19 @@ def test_bad_baselines_are_one_clear_line(pytester, cache_dir, saved_default_run
 
     broken = tmp_path / "broken.json"
     broken.write_text(saved_default_run.read_text()[:1000])
-    assert_one_clear_error(run_gates(pytester, cache_dir, f"--baseline={broken}"), "is not valid JSON", "--robustest-save")
+    assert_one_clear_error(run_gates(pytester, cache_dir, f"--robustest-baseline={broken}"), "is not valid JSON", "--robustest-save")
     future = tmp_path / "future.json"
     future.write_text(json.dumps(dict(json.loads(saved_default_run.read_text()), schema=99)))
-    assert_one_clear_error(run_gates(pytester, cache_dir, f"--baseline={future}"), "schema 99", "upgrade robustest")
+    assert_one_clear_error(run_gates(pytester, cache_dir, f"--robustest-baseline={future}"), "schema 99", "upgrade robustest")
     assert_one_clear_error(
-        run_gates(pytester, cache_dir, f"--baseline={saved_default_run}", f"--dataset={small_cranfield}"),
-        "was measured on wordnet-senses [test] with 300 queries", "same --dataset",
+        run_gates(pytester, cache_dir, f"--robustest-baseline={saved_default_run}", f"--robustest-dataset={small_cranfield}"),
+        "was measured on wordnet-senses [test] with 300 queries", "same --robustest-dataset",
     )
-    assert_one_clear_error(run_gates(pytester, cache_dir, f"--baseline={saved_default_run}", "--compare-to=bm25"), "--baseline and --compare-to")
+    assert_one_clear_error(run_gates(pytester, cache_dir, f"--robustest-baseline={saved_default_run}", "--robustest-compare-to=bm25"), "--robustest-baseline and --robustest-compare-to")
 
 
 def test_encoder_settings_that_differ_from_the_baseline_are_named(tmp_path):
-    from robustest.reference import SavedReference
+    from robustest.plugin.reference import SavedReference
 
     base, _ = synthetic(n=5)
     run = {"schema": RUN_SCHEMA, "robustest_version": "x", "retriever": {"dtype": "float32", "pooling": "mean"}, "dataset": {}, "effectiveness": {}, "per_query": {}, "families": {"misspelling": base}}

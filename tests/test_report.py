@@ -148,11 +148,74 @@ def test_baseline_poisoning_geometry_and_comparison_sections(real_run, tmp_path)
     assert ">+6.10<" in fail_row and "[2.10, 10.00]" in fail_row and 'verdict fail">fail<' in fail_row and ">0.004<" in fail_row
     assert 'verdict pass">pass<' in comparison.split("<td>nDCG@10 vs baseline</td>")[1]
     assert "worse by 6.10 points" in comparison  # the failing comparison's note
-    # Other shapes (a plain list of rows, nested blocks) render their keys as columns.
-    rows = [{"family": "misspelling", "drop_rate": {"diff": 0.05, "ci": [0.01, 0.09]}, "verdict": "inconclusive"}]
-    listed = render_html(real_run | {"comparison": rows}).split(">Comparison with the baseline</h2>")[1]
-    assert "<th>drop_rate ci</th>" in listed and "[0.01, 0.09]" in listed and 'verdict inconclusive">inconclusive<' in listed
+    # A run not gated against a baseline has "comparison": None.
     assert ">Comparison with the baseline<" not in render_html(real_run | {"comparison": None})
+
+
+def test_drop_rate_chart_draws_each_gates_threshold_and_ci(real_run):
+    from robustest.plots import drop_rate_figure
+    from robustest.report import drop_rate_gates, seed_drop_rates
+
+    asr_gate = {"name": "hotflip ASR@20", "family": "hotflip", "statistic": "ASR@20", "threshold": 0.3, "drop_rate_ci": [0.1, 0.2]}
+    gates = drop_rate_gates(real_run | {"gates": real_run["gates"] + [asr_gate]})
+    assert sorted(gates) == sorted(FAMILIES)  # an attack success rate is not a drop rate: not on this chart
+    rates = seed_drop_rates(real_run)
+    for baseline in (None, rates):
+        ax = drop_rate_figure(rates, baseline, gates).axes[0]
+        drawn = {line.get_gid(): line.get_xydata() for line in ax.lines if line.get_gid()}
+        bars = ax.patches[-len(FAMILIES) :]  # this run's bars come last (after the baseline's)
+        for family, bar in zip(FAMILIES, bars):
+            gate = gates[family][0]
+            left, right = bar.get_x(), bar.get_x() + bar.get_width()
+            threshold = drawn[f"threshold:{family}"]
+            assert np.allclose(threshold[:, 1], 100 * THRESHOLDS[family])
+            assert threshold[0, 0] <= left and threshold[1, 0] >= right  # across the family's bars
+            ci = drawn[f"ci:{family}"]
+            assert np.allclose(ci[:, 1], [100 * v for v in gate["drop_rate_ci"]])
+            assert left < ci[0, 0] == ci[1, 0] < right  # on this run's bar of that family
+            assert np.allclose(drawn[f"estimate:{family}"][0], [ci[0, 0], 100 * gate["drop_rate"]])
+            low, high = ax.get_ylim()
+            assert low <= 100 * min(gate["drop_rate_ci"][0], 0) and high >= 100 * max(gate["drop_rate_ci"][1], THRESHOLDS[family])
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "gate threshold" in labels and "gate 95% CI (bootstrap over queries)" in labels
+    # Without gates (a run that kept only seed drop rates) nothing of theirs is drawn.
+    assert not [line for line in drop_rate_figure(rates).axes[0].lines if line.get_gid()]
+    page = render_html(real_run)
+    assert "Dashed red line: each gate&#x27;s threshold" in page.split(">Drop rate per family</h2>")[1]
+
+
+def test_header_states_a_query_subsample(real_run, small_cranfield):
+    from robustest.data import load_beir
+    from robustest.data.types import subsample_queries
+
+    full = load_beir(small_cranfield)
+    assert full.describe()["subsample"] is None
+    assert "query subsample" not in render_html(real_run)
+    sub = subsample_queries(full, 12)
+    assert sub.describe()["subsample"] == {"queries": 12, "of": 20} and len(sub.queries) == 12
+    assert subsample_queries(sub, 5).describe()["subsample"] == {"queries": 5, "of": 20}  # of the full set
+    page = render_html(real_run | {"dataset": sub.describe()})
+    header = page.split(">Effectiveness (clean queries)</h2>")[0]
+    assert "This run used a query subsample: 12 of the 20 judged queries" in header
+    assert "12 queries" in header
+
+
+def test_header_shows_the_environment(real_run, monkeypatch):
+    from importlib import metadata
+
+    from robustest.provenance import environment
+
+    monkeypatch.setattr("sys.argv", ["pytest", "suites/", "--retriever=default", "-k", "it's"])
+    env = environment()
+    header = render_html(real_run | {"environment": env}).split(">Effectiveness (clean queries)</h2>")[0]
+    assert f"torch {metadata.version('torch')}" in header and f"transformers {metadata.version('transformers')}" in header
+    assert f"Python {env['python']['version']}" in header
+    assert "<code>pytest suites/ --retriever=default -k &#x27;it&#x27;&quot;&#x27;&quot;&#x27;s&#x27;</code>" in header
+    git = {"commit": "0123456789abcdef0123", "branch": "main", "dirty": True}
+    header = render_html(real_run | {"environment": env | {"git": git}})
+    assert "<code>0123456789ab</code> on main with uncommitted changes" in header
+    assert "not in a git repository" in render_html(real_run | {"environment": env | {"git": None}})
+    assert "git commit" not in render_html(real_run)  # older run files have no environment block
 
 
 def test_a_run_without_families_still_reports(real_run):
@@ -228,8 +291,8 @@ def test_report_renders_in_headless_chromium_with_its_plots(real_run, tmp_path):
 def test_plugin_writes_the_html_report(pytester, cache_dir, small_cranfield, tmp_path):
     def run(*args):
         return pytester.runpytest_subprocess(
-            str(SUITES / "test_misspelling.py"), str(SUITES / "test_effectiveness.py"), "-p", "no:cacheprovider",
-            "-k", "drop_rate or regression", f"--dataset={small_cranfield}", f"--cache-dir={cache_dir}", *args,
+            str(SUITES / "test_query_families.py"), str(SUITES / "test_effectiveness.py"), "-p", "no:cacheprovider",
+            "-k", "(drop_rate and misspelling) or regression", f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}", *args,
         )  # fmt: skip
 
     out, saved = tmp_path / "run.html", tmp_path / "run.json"
@@ -242,7 +305,7 @@ def test_plugin_writes_the_html_report(pytester, cache_dir, small_cranfield, tmp
     assert "<mark>" in page.split(">misspelling</h3>")[1]  # originals are saved: edited words are marked
     # Gated against its own saved run: paired bars and the comparison section, all passing.
     gated = tmp_path / "gated.html"
-    result = run(f"--robustest-html={gated}", f"--baseline={saved}")
+    result = run(f"--robustest-html={gated}", f"--robustest-baseline={saved}")
     assert result.ret == 0, result.stdout.str()[-3000:]
     page = gated.read_text(encoding="utf-8")
     assert "Grey: the baseline run" in page

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from robustest.errors import RobustestError
-from robustest.retrievers.presets import PRESETS, find_preset, task_for
+from robustest.retrievers.presets import PRESETS, find_preset, task_instruction
 from robustest.retrievers.resolve import LoadOptions, resolve_retriever
 
 
@@ -34,16 +34,19 @@ def test_the_ten_paper_presets_by_name_and_hf_id():
 
 
 def test_task_lookup_handles_beir_sub_collections():
-    assert task_for("cqadupstack-android") == task_for("cqadupstack")
-    assert "Wikipedia" in task_for("NQ")
-    assert task_for("some-private-collection") == task_for("msmarco")
+    assert task_instruction("cqadupstack-android") == task_instruction("cqadupstack")
+    assert "Wikipedia" in task_instruction("NQ")[0]
+    assert task_instruction("some-private-collection")[0] == task_instruction("msmarco")[0]
 
 
 def test_a_preset_not_in_the_local_cache_is_one_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
     with pytest.raises(RobustestError, match="not in the Hugging Face cache") as info:
         resolve_retriever("qwen3-embedding-8b")
-    assert "HF_HUB_OFFLINE" in str(info.value) or "--allow-download" in str(info.value)
+    assert str(info.value).startswith("preset qwen3-embedding-8b (Qwen/Qwen3-Embedding-8B) is not")
+    assert "--robustest-allow-download" in str(info.value)
 
 
 def test_a_hub_id_in_the_local_cache_resolves_offline(minilm_dir, tmp_path, monkeypatch):
@@ -88,7 +91,7 @@ def test_plain_folder_guesses_pooling_from_the_architecture(minilm_dir, tmp_path
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt"):
         shutil.copy(minilm_dir / name, folder / name)
     r = resolve_retriever(str(folder))
-    assert r.folder.config.pooling == "mean" and "set --pooling" in r.folder.source
+    assert r.folder.config.pooling == "mean" and "set --robustest-pooling" in r.folder.source
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "architectures": ["LlamaForCausalLM"]}))
     assert resolve_retriever(str(folder)).folder.config.pooling == "last"

@@ -1,15 +1,23 @@
-"""Settings: parsed at the door, command line over ini over default."""
+"""Settings: one frozen object, parsed at the door, command line over ini over default."""
+
+from dataclasses import fields
 
 import pytest
 
 from robustest.errors import RobustestError
-from robustest.settings import BY_NAME, SETTINGS, resolve_settings
+from robustest.settings import Settings, escaped_help, ini_key, option_name, options
 
 
 def test_command_line_beats_ini_beats_default():
-    values = resolve_settings({"batch_size": 8}, {"batch_size": "16", "max_queries": "5", "no_cache": "true"})
-    assert values["batch_size"] == 8 and values["max_queries"] == 5 and values["no_cache"] is True
-    assert values["retriever"] == "default" and values["top_k"] == 1000
+    s = Settings.from_sources({"batch_size": 8}, {"batch_size": "16", "max_queries": "5", "no_cache": "true"})
+    assert s.batch_size == 8 and s.max_queries == 5 and s.no_cache is True
+    assert s.retriever == "default" and s.top_k == 1000
+    with pytest.raises(AttributeError):
+        s.batch_size = 4  # frozen: a run's settings never change under it
+
+
+def parser(name):
+    return next(option.parse for n, _, option in options() if n == name)
 
 
 @pytest.mark.parametrize(
@@ -26,20 +34,35 @@ def test_command_line_beats_ini_beats_default():
 )
 def test_bad_ini_values_name_the_key(name, raw, message):
     with pytest.raises(RobustestError) as info:
-        resolve_settings({}, {name: raw})
-    assert BY_NAME[name].ini_key in str(info.value) and message in str(info.value)
+        Settings.from_sources({}, {name: raw})
+    assert ini_key(name) in str(info.value) and message in str(info.value)
 
 
 def test_parsers_accept_what_the_help_promises():
-    assert BY_NAME["measures"].parse("nDCG@10, R@100") == ("nDCG@10", "R@100")
-    assert BY_NAME["effectiveness_floor"].parse("0.3") == ("", 0.3)
-    assert BY_NAME["effectiveness_floor"].parse("nDCG@10:0.3") == ("nDCG@10", 0.3)
-    assert BY_NAME["exclude_self_matches"].parse("auto") is None
-    assert BY_NAME["exclude_self_matches"].parse("no") is False
-    assert BY_NAME["device"].parse("cuda:1") == "cuda:1"
+    assert parser("measures")("nDCG@10, R@100") == ("nDCG@10", "R@100")
+    assert parser("effectiveness_floor")("0.3") == ("", 0.3)
+    assert parser("effectiveness_floor")("nDCG@10:0.3") == ("nDCG@10", 0.3)
+    assert parser("exclude_self_matches")("auto") is None
+    assert parser("exclude_self_matches")("no") is False
+    assert parser("device")("cuda:1") == "cuda:1"
 
 
-def test_option_and_ini_names():
-    assert {s.option for s in SETTINGS} >= {"--retriever", "--dataset", "--split", "--device", "--batch-size", "--cache-dir", "--max-queries", "--no-cache", "--robustest-save"}
-    assert BY_NAME["robustest_save"].ini_key == "robustest_save"
-    assert BY_NAME["batch_size"].ini_key == "robustest_batch_size"
+def test_every_option_is_prefixed_but_retriever():
+    names = {option_name(f.name) for f in fields(Settings)}
+    assert "--retriever" in names
+    assert all(n.startswith("--robustest-") for n in names - {"--retriever"}), sorted(names)
+    assert {"--robustest-dataset", "--robustest-device", "--robustest-seeds", "--robustest-baseline", "--robustest-save", "--robustest-html"} <= names
+    assert ini_key("save") == "robustest_save" and ini_key("batch_size") == "robustest_batch_size"
+
+
+def test_help_texts_survive_argparse_formatting():
+    """A bare % in a help text made `pytest --help` crash in every project."""
+    assert escaped_help("2% or 0.02") == "2%% or 0.02"
+    assert any("%" in option.help for _, _, option in options())  # the case that crashed
+
+
+def test_combinations_are_checked():
+    with pytest.raises(RobustestError, match="add it to --robustest-measures"):
+        Settings.from_sources({"effectiveness_floor": ("nDCG@100", 0.3)}, {})
+    with pytest.raises(RobustestError, match="--robustest-baseline and --robustest-compare-to"):
+        Settings.from_sources({"baseline": "a.json", "compare_to": "bm25"}, {})

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from robustest.errors import RobustestError
 from robustest.perturb import synonyms as S
 from robustest.perturb.base import NoLegalEdit
-from robustest.perturb.protocol import SAMPLERS, perturb_queries
+from robustest.families import FAMILIES
+from robustest.perturb.protocol import perturb_queries
 from robustest.perturb.typos import words_to_change
 from robustest.perturb.words import english_stopwords, split_words
 
@@ -168,7 +169,7 @@ def test_an_unknown_pos_mode_is_refused():
 
 def test_protocol_samples_synonyms_per_seed(wordnet, real_queries):
     queries = {str(i): q for i, q in enumerate(real_queries[:40])}
-    assert SAMPLERS["synonymizing"] is S.sample_synonyms
+    assert FAMILIES["synonymizing"].sampler is S.sample_synonyms
     first = perturb_queries(queries, "synonymizing", 1999)
     assert first == perturb_queries(queries, "synonymizing", 1999)
     assert first == perturb_queries(queries, "synonymizing", 1999, sampler=S.wordnet_sampler())

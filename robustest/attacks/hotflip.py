@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import RobustestError
+from ..progress import task
 from .passages import AdversarialPassage
 from .targets import AttackQueries, Cluster
 
@@ -68,7 +69,7 @@ class WhiteBox:
     the model and the encoder config that says how a passage becomes a vector."""
 
     def __init__(self, retriever):
-        missing = [m for m in ("model", "tokenizer", "config", "encode_documents") if not hasattr(retriever, m)]
+        missing = [m for m in ("model", "tokenizer", "config", "embed", "encode_documents") if not hasattr(retriever, m)]
         if missing or not hasattr(retriever.model, "get_input_embeddings"):
             raise RobustestError(
                 f"HotFlip needs gradients through the model: it attacks Hugging Face retrievers (default, "
@@ -149,11 +150,19 @@ class WhiteBox:
         """d(similarity to `target`)/d(input embedding) at each passage token: (L, dim)."""
         import torch
 
-        from ..retrievers import pooling
+        vector, inputs, start = self.differentiable_vector(ids)
+        score = (vector[0] * torch.as_tensor(target, device=vector.device)).sum()
+        (grad,) = torch.autograd.grad(score, inputs)
+        return grad[0, start : start + len(ids)].float()
+
+    def differentiable_vector(self, ids: Sequence[int]):
+        """The passage's vector as the index holds it, computed from its input embeddings so
+        that gradients reach them: (vector (1, dim), input embeddings, where the passage's
+        tokens start in the input)."""
+        import torch
 
         batch = self.tokenizer(self.prompt + self.decode(ids), truncation=True, max_length=self.config.max_length, return_tensors="pt")
-        full = batch["input_ids"][0].tolist()
-        start = locate(full, list(ids))
+        start = locate(batch["input_ids"][0].tolist(), list(ids))
         if start is None:
             raise RobustestError(
                 f"the passage's tokens are not intact in {self.retriever.name}'s input (truncated at "
@@ -161,18 +170,10 @@ class WhiteBox:
             )
         batch = batch.to(self.device)
         inputs = self.embedding(batch["input_ids"]).detach().requires_grad_(True)
-        extra = {k: v for k, v in batch.items() if k != "input_ids"}
-        hidden = self.model(inputs_embeds=inputs, **extra).last_hidden_state
-        mask = batch["attention_mask"]
-        if self.config.pooling == "mean_no_prompt":
-            prefix = self.retriever._prompt_length(self.prompt)
-            mask = pooling.without_prefix(mask, torch.full((1,), prefix, device=mask.device))
-        vector = pooling.POOLINGS[self.config.pooling](hidden, mask).float()
-        if self.config.normalize or self.similarity == "cosine":
+        vector = self.retriever.embed(batch, self.prompt, inputs_embeds=inputs)  # the encoder's own forward, pooling, normalisation
+        if self.similarity == "cosine":  # as the index compares it (targets.as_index_vectors)
             vector = torch.nn.functional.normalize(vector, dim=-1)
-        score = (vector[0] * torch.as_tensor(target, device=vector.device)).sum()
-        (grad,) = torch.autograd.grad(score, inputs)
-        return grad[0, start : start + len(ids)].float()
+        return vector, inputs, start
 
     def candidates(self, ids: list[int], position: int, grad_row, pool: int) -> list[list[int]]:
         """The `pool` best swaps at `position` by gradient · embedding that keep the passage intact."""
@@ -231,47 +232,49 @@ def hotflip_passages(
 
     `snapshots`: iterations after which to keep the passage's text as well (in
     `extra["snapshots"]`), to measure how ASR grows with iterations from one run."""
-    from tqdm.auto import tqdm
-
     box = WhiteBox(retriever)
     budget = box.config.max_length - len(box.prompt_ids) - 2  # room for [CLS]/[SEP] or BOS/EOS
     if config.tokens > budget:
         raise RobustestError(f"HotFlip tokens = {config.tokens} does not fit {retriever.name}'s max length {box.config.max_length}; use at most {budget}")
     box.allowed  # noqa: B018 - the vocabulary filter, built once, before any passage's clock starts
     passages = []
-    bar = tqdm(total=len(clusters) * config.iterations, desc="HotFlip", unit="it", disable=not progress, leave=False)
-    for cluster in clusters:
-        started = time.perf_counter()
-        rng = np.random.default_rng([int(seed) % (2**32), cluster.index])
-        ids = initial_ids(box, cluster, queries, config)
-        current = float(box.objective([box.decode(ids)], cluster)[0])
-        trace, accepted = [current], []
-        kept = {0: box.decode(ids)} if 0 in snapshots else {}
-        for iteration in range(1, config.iterations + 1):
-            grad = box.gradient(ids, cluster.target)
-            position = int(rng.integers(len(ids)))
-            swaps = box.candidates(ids, position, grad[position], config.pool)
-            if swaps:
-                scores = box.objective([box.decode(s) for s in swaps], cluster)
-                best = int(np.argmax(scores))
-                if scores[best] > current:
-                    ids, current = swaps[best], float(scores[best])
-                    accepted.append(iteration)
-            trace.append(current)
-            if iteration in snapshots:
-                kept[iteration] = box.decode(ids)
-            bar.update(1)
-        passages.append(
-            AdversarialPassage(
-                text=box.decode(ids),
-                method="hotflip",
-                cluster=cluster.index,
-                query_ids=cluster.query_ids,
-                token_ids=tuple(ids),
-                trace=tuple(trace),
-                accepted=tuple(accepted),
-                extra={"seconds": round(time.perf_counter() - started, 3), **({"snapshots": kept} if kept else {})},
-            )
-        )
-    bar.close()
+    n = len(clusters)
+    description = f"HotFlip: {n} passage{'s' * (n != 1)} of {config.tokens} tokens, {config.iterations} iterations each, with {retriever.name}"
+    with task(description, len(clusters) * config.iterations, unit="iterations", enabled=progress) as bar:
+        for cluster in clusters:
+            passages.append(hotflip_one(box, cluster, queries, config, seed, snapshots, bar))
     return passages
+
+
+def hotflip_one(box: WhiteBox, cluster: Cluster, queries: AttackQueries, config: HotFlipConfig, seed: int, snapshots, bar) -> AdversarialPassage:
+    """One cluster's passage; `bar` (a progress task) advances once per iteration."""
+    started = time.perf_counter()
+    rng = np.random.default_rng([int(seed) % (2**32), cluster.index])
+    ids = initial_ids(box, cluster, queries, config)
+    current = float(box.objective([box.decode(ids)], cluster)[0])
+    trace, accepted = [current], []
+    kept = {0: box.decode(ids)} if 0 in snapshots else {}
+    for iteration in range(1, config.iterations + 1):
+        grad = box.gradient(ids, cluster.target)
+        position = int(rng.integers(len(ids)))
+        swaps = box.candidates(ids, position, grad[position], config.pool)
+        if swaps:
+            scores = box.objective([box.decode(s) for s in swaps], cluster)
+            best = int(np.argmax(scores))
+            if scores[best] > current:
+                ids, current = swaps[best], float(scores[best])
+                accepted.append(iteration)
+        trace.append(current)
+        if iteration in snapshots:
+            kept[iteration] = box.decode(ids)
+        bar.advance()
+    return AdversarialPassage(
+        text=box.decode(ids),
+        method="hotflip",
+        cluster=cluster.index,
+        query_ids=cluster.query_ids,
+        token_ids=tuple(ids),
+        trace=tuple(trace),
+        accepted=tuple(accepted),
+        extra={"seconds": round(time.perf_counter() - started, 3), **({"snapshots": kept} if kept else {})},
+    )

@@ -3,18 +3,16 @@
 HotFlip passages take minutes to hours; the key is a digest of everything that changes them
 (the retriever's fingerprint, the dataset's fingerprint, the training queries, the attack and
 its parameters, the seed, and this format's version), so a changed model or setting never
-reads stale passages. Files are written atomically under a lock; a damaged file is recomputed.
+reads stale passages. Stored through the shared `ContentStore` (cache.py): written atomically
+under a lock; a damaged file is recomputed.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
-from ..fingerprints import digest_json
-from ..files import write_json
-from ..paths import writable_dir
+from ..cache import ContentStore
 from .passages import AdversarialPassage
 
 FORMAT = 1
@@ -23,37 +21,29 @@ FORMAT = 1
 class PassageCache:
     def __init__(self, root: Path | None):
         """`root=None` turns caching off."""
-        self.root = None if root is None else writable_dir(Path(root) / "attacks", "adversarial passage cache")
+        self.store = ContentStore(root, "attacks", "adversarial passage cache", FORMAT)
+        self.root = self.store.root
 
-    @staticmethod
-    def key(parts: dict) -> str:
-        return digest_json({"format": FORMAT, **parts})
+    def key(self, parts: dict) -> str:
+        return self.store.key(parts)
 
     def path(self, parts: dict) -> Path | None:
-        return None if self.root is None else self.root / f"{self.key(parts)}.json"
+        return None if self.root is None else self.store.file(self.key(parts), "json")
 
     def load_or_compute(self, parts: dict, compute: Callable[[], list[AdversarialPassage]]) -> tuple[list[AdversarialPassage], bool]:
         """(passages, whether they came from the cache)."""
-        path = self.path(parts)
-        if path is None:
-            return compute(), False
-        cached = self._load(path)
-        if cached is not None:
-            return cached, True
-        from filelock import FileLock
 
-        with FileLock(str(path.with_suffix(".lock"))):
-            cached = self._load(path)  # another process may have made them meanwhile
-            if cached is not None:
-                return cached, True
-            passages = compute()
-            write_json(path, {"format": FORMAT, "key": parts, "passages": [p.as_dict() for p in passages]})
-        return passages, False
+        def save(key: str, passages: list[AdversarialPassage]) -> list[AdversarialPassage]:
+            self.store.write_record(key, "json", parts, {"passages": [p.as_dict() for p in passages]})
+            return passages
 
-    @staticmethod
-    def _load(path: Path) -> list[AdversarialPassage] | None:
+        return self.store.load_or_compute(
+            parts, compute, load=self._load, save=save, waiting_for="generating the same adversarial passages"
+        )
+
+    def _load(self, key: str) -> list[AdversarialPassage] | None:
+        record = self.store.read_record(key, "json")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return [AdversarialPassage.from_dict(p) for p in data["passages"]]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+            return [AdversarialPassage.from_dict(p) for p in record["passages"]]
+        except (ValueError, KeyError, TypeError):
+            return None  # None record (TypeError), or a damaged one

@@ -28,6 +28,7 @@ class Dataset:
     exclude_self_matches: bool = False
     dropped_queries: int = 0
     notes: tuple[str, ...] = field(default=())
+    subsampled_from: int | None = None  # the judged queries before `subsample_queries`, if it cut any
 
     @property
     def documents(self) -> list[str]:
@@ -62,6 +63,7 @@ class Dataset:
             "exclude_self_matches": self.exclude_self_matches,
             "fingerprint": self.fingerprint,
             "corpus_fingerprint": self.corpus_fingerprint,
+            "subsample": None if self.subsampled_from is None else {"queries": len(self.queries), "of": self.subsampled_from},
         }
 
 
@@ -77,4 +79,5 @@ def subsample_queries(dataset: Dataset, max_queries: int | None) -> Dataset:
         queries={q: t for q, t in dataset.queries.items() if q in keep_set},
         qrels={q: d for q, d in dataset.qrels.items() if q in keep_set},
         notes=dataset.notes + (f"subsampled to {max_queries} of {len(dataset.queries)} queries",),
+        subsampled_from=dataset.subsampled_from or len(dataset.queries),
     )

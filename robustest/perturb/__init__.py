@@ -5,13 +5,13 @@ samples them with the paper's seeds.
 """
 
 from .base import NoLegalEdit, rng_for
-from .protocol import PAPER_SEEDS, SAMPLERS, Perturbed, Variant, apply, perturb_queries
+from .protocol import PAPER_SEEDS, Perturbed, Variant, apply, perturb_queries
 from .typos import OPS, Typo, TypoPlan, apply_typos, sample_typos
 from .wordops import CasePlan, NaturalizePlan, PunctuationPlan, SwapPlan, WhitespacePlan
 from .words import english_stopwords, split_words
 
 __all__ = [
-    "NoLegalEdit", "rng_for", "PAPER_SEEDS", "SAMPLERS", "Perturbed", "Variant", "apply",
+    "NoLegalEdit", "rng_for", "PAPER_SEEDS", "Perturbed", "Variant", "apply",
     "perturb_queries", "OPS", "Typo", "TypoPlan", "apply_typos", "sample_typos", "CasePlan",
     "NaturalizePlan", "PunctuationPlan", "SwapPlan", "WhitespacePlan", "english_stopwords",
     "split_words",

@@ -30,7 +30,7 @@ from .base import NoLegalEdit
 from .protocol import Perturbed, Variant
 
 FAMILY = "paraphrasing"
-OPTION = "--paraphraser"
+OPTION = "--robustest-paraphraser"
 
 
 @dataclass(frozen=True)

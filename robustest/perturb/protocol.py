@@ -7,27 +7,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .base import NoLegalEdit, rng_for
-from .synonyms import sample_synonyms
-from .typos import sample_typos
-from .wordops import plan_naturalize, plan_punctuation, sample_case, sample_swap, sample_whitespace
 
 PAPER_SEEDS = (1999, 5, 27, 2016, 2026)
 
 Sampler = Callable[[str, random.Random], Any]  # (query, rng) -> plan, or raises NoLegalEdit
-
-# Families sampled from the query alone. Synonymizing loads WordNet on its first call (seconds),
-# never at import; its guarded and GloVe variants come from synonyms.py's sampler factories.
-# Paraphrasing needs a model: see paraphrase.py.
-SAMPLERS: dict[str, Sampler] = {
-    "misspelling": sample_typos,
-    "synonymizing": sample_synonyms,
-    "reordering": sample_swap,
-    "naturalizing": plan_naturalize,
-    "case": sample_case,
-    "punctuation": plan_punctuation,
-    "whitespace": sample_whitespace,
-}
-
 
 @dataclass(frozen=True)
 class Variant:
@@ -55,7 +38,11 @@ def apply(query: str, plan) -> str:
 
 
 def perturb_queries(queries: Mapping[str, str], family: str, seed: int, sampler: Sampler | None = None) -> Perturbed:
-    sampler = sampler or SAMPLERS[family]
+    """One seed of the protocol; `sampler` defaults to the family's own (robustest.families)."""
+    if sampler is None:
+        from ..families import sampler as family_sampler  # the registry sits above perturb/
+
+        sampler = family_sampler(family)
     variants, skipped = [], {}
     for qid in sorted(queries):
         query = queries[qid]

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import RobustestError
 from ..fingerprints import digest_json
+from ..progress import file_lock, task
 from . import pooling
 
 FINGERPRINT_VERSION = 1
@@ -47,8 +48,9 @@ class EncoderConfig:
         return self.padding_side
 
 
-def encoder_fingerprint(weights_digest: str, config: EncoderConfig, dtype: str) -> str:
-    """Everything that changes a vector: weights, pooling, prompts, length, side, dtype."""
+def encoder_fingerprint(weights_digest: str, config: EncoderConfig, dtype: str, revision: str | None = None) -> str:
+    """Everything that changes a vector: weights, pooling, prompts, length, side, dtype, and
+    the hub revision when one is pinned (absent otherwise, so unpinned fingerprints stay)."""
     return digest_json(
         {
             "kind": "hf-encoder",
@@ -57,6 +59,7 @@ def encoder_fingerprint(weights_digest: str, config: EncoderConfig, dtype: str) 
             "config": asdict(config) | {"padding_side": config.effective_padding_side},
             "dtype": dtype,
         }
+        | ({"revision": revision} if revision else {})
     )
 
 
@@ -68,9 +71,9 @@ def resolve_device(device: str = "auto") -> str:
     try:
         parsed = torch.device(device)
     except RuntimeError:
-        raise RobustestError(f"--device={device!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+        raise RobustestError(f"--robustest-device={device!r} is not a device; use auto, cpu, cuda or cuda:N") from None
     if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise RobustestError(f"--device={device} asked for CUDA, but torch sees no GPU; use --device=cpu")
+        raise RobustestError(f"--robustest-device={device} asked for CUDA, but torch sees no GPU; use --robustest-device=cpu")
     return device
 
 
@@ -80,7 +83,7 @@ def resolve_dtype(dtype: str, device: str) -> str:
 
     if dtype != "auto":
         if dtype not in ("float32", "bfloat16", "float16"):
-            raise RobustestError(f"--dtype={dtype!r} must be auto, float32, bfloat16 or float16")
+            raise RobustestError(f"--robustest-dtype={dtype!r} must be auto, float32, bfloat16 or float16")
         return dtype
     if device.startswith("cuda"):
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
@@ -103,8 +106,11 @@ class HFEncoder:
         batch_size: int = 32,
         progress: bool = True,
         convert_cache: Path | None = None,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
     ):
         self.name = name
+        self.revision = revision
         self.config = config
         self.similarity = config.similarity
         self.device = resolve_device(device)
@@ -113,7 +119,9 @@ class HFEncoder:
         self.progress = progress
         self.weights_digest = weights_digest
         self.tokenizer, self.model = load_model(
-            Path(model_dir), gguf_file, self.dtype, convert_cache / weights_digest if convert_cache and gguf_file else None
+            Path(model_dir), gguf_file, self.dtype, convert_cache / weights_digest if convert_cache and gguf_file else None,
+            progress=progress,
+            trust_remote_code=trust_remote_code,
         )
         self.model.to(self.device).eval()
         if self.tokenizer.pad_token is None:  # decoder-only tokenizers often have none
@@ -128,7 +136,7 @@ class HFEncoder:
 
     @property
     def fingerprint(self) -> str:
-        return encoder_fingerprint(self.weights_digest, self.config, self.dtype)
+        return encoder_fingerprint(self.weights_digest, self.config, self.dtype, self.revision)
 
     @property
     def dimension(self) -> int:
@@ -138,6 +146,7 @@ class HFEncoder:
         return {
             "name": self.name,
             "fingerprint": self.fingerprint,
+            "revision": self.revision,
             "device": self.device,
             "dtype": self.dtype,
             "dimension": self.dimension,
@@ -146,14 +155,14 @@ class HFEncoder:
         }
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.encode(texts, self.config.query_prompt)
+        return self.encode(texts, self.config.query_prompt, what="queries")
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self.encode(texts, self.config.doc_prompt)
+        return self.encode(texts, self.config.doc_prompt, what="documents")
 
-    def encode(self, texts: Sequence[str], prompt: str = "") -> np.ndarray:
+    def encode(self, texts: Sequence[str], prompt: str = "", what: str = "texts") -> np.ndarray:
+        """`what` names the texts in progress lines ("encoding 1,033 documents with ...")."""
         import torch
-        from tqdm.auto import tqdm
 
         texts = list(texts)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
@@ -164,25 +173,31 @@ class HFEncoder:
         )
         keys = [k for k in self.tokenizer.model_input_names if k in encoded]
         order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
-        starts = range(0, len(order), self.batch_size)
-        show = self.progress and len(texts) > 2000  # long encodes only
-        prefix = self._prompt_length(prompt) if self.config.pooling == "mean_no_prompt" else 0
-        pool = pooling.POOLINGS[self.config.pooling]
-        for start in tqdm(starts, desc=f"encoding {len(texts)} texts", disable=not show, leave=False):
-            rows = order[start : start + self.batch_size]
-            batch = self.tokenizer.pad(
-                {k: [encoded[k][i] for i in rows] for k in keys}, padding=True, return_tensors="pt"
-            ).to(self.device)
-            with torch.inference_mode():
-                hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"]
-            if prefix:
-                mask = pooling.without_prefix(mask, torch.full((len(rows),), prefix, device=mask.device))
-            vectors = pool(hidden, mask).float()
-            if self.config.normalize:
-                vectors = torch.nn.functional.normalize(vectors, dim=-1)
-            out[rows] = vectors.cpu().numpy()
+        # Silent unless the encode takes longer than a moment (see progress.py).
+        description = f"encoding {len(texts):,} {what} with {self.name}"
+        with task(description, len(texts), enabled=self.progress) as bar:
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                batch = self.tokenizer.pad(
+                    {k: [encoded[k][i] for i in rows] for k in keys}, padding=True, return_tensors="pt"
+                ).to(self.device)
+                with torch.inference_mode():
+                    vectors = self.embed(batch, prompt)
+                out[rows] = vectors.cpu().numpy()
+                bar.advance(len(rows))
         return out
+
+    def embed(self, batch, prompt: str, inputs_embeds=None):
+        """Vectors (float32 tensor) of a tokenized, padded batch of `prompt + text`: the forward
+        pass, pooling and normalisation. HotFlip passes `inputs_embeds` (which then replace the
+        batch's input ids) to take gradients through exactly this path."""
+        inputs = dict(batch)
+        if inputs_embeds is not None:
+            del inputs["input_ids"]
+            inputs["inputs_embeds"] = inputs_embeds
+        hidden = self.model(**inputs).last_hidden_state
+        prefix = self._prompt_length(prompt) if self.config.pooling == "mean_no_prompt" else 0
+        return pooling.pool(hidden, batch["attention_mask"], self.config.pooling, prefix=prefix, normalize=self.config.normalize)
 
     def _prompt_length(self, prompt: str) -> int:
         """Tokens the prompt occupies at the start of every text (special tokens included)."""
@@ -191,18 +206,26 @@ class HFEncoder:
         return self._prompt_lengths[prompt]
 
 
-def load_model(model_dir: Path, gguf_file: str | None, dtype: str, converted: Path | None):
+def load_model(
+    model_dir: Path, gguf_file: str | None, dtype: str, converted: Path | None, *, progress: bool = True, trust_remote_code: bool = False
+):
     """Tokenizer and base model (no task head). A GGUF file is dequantised once and, when
-    `converted` is given, kept there as safetensors: dequantising takes tens of seconds."""
+    `converted` is given, kept there as safetensors: dequantising takes tens of seconds.
+    The model folder's own code (auto_map) runs only with `trust_remote_code` (opt-in)."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
     if converted is not None and (converted / "config.json").exists():
         model_dir, gguf_file = converted, None
     extra = {"gguf_file": gguf_file} if gguf_file else {}
+    if trust_remote_code:
+        extra["trust_remote_code"] = True
+    # Only dequantising is slow enough to report; a safetensors load takes a moment.
+    what = f"dequantising {gguf_file}" + (" (once: kept as safetensors)" if converted is not None else "")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir, **extra)
-        model = AutoModel.from_pretrained(model_dir, dtype=getattr(torch, dtype), **extra)
+        with task(what, None, enabled=progress and bool(gguf_file)):
+            tokenizer = AutoTokenizer.from_pretrained(model_dir, **extra)
+            model = AutoModel.from_pretrained(model_dir, dtype=getattr(torch, dtype), **extra)
     except (OSError, ValueError) as exc:
         raise RobustestError(f"cannot load a model from {model_dir}: {first_line(exc)}") from None
     if gguf_file and converted is not None:
@@ -211,10 +234,8 @@ def load_model(model_dir: Path, gguf_file: str | None, dtype: str, converted: Pa
 
 
 def save_converted(tokenizer, model, target: Path) -> None:
-    from filelock import FileLock
-
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
+    with file_lock(str(target) + ".lock", "saving the dequantised model"):
         if target.exists():
             return
         tmp = target.with_name(target.name + f".tmp{os.getpid()}")

@@ -1,18 +1,21 @@
 """The paper's ten retrievers (arXiv 2604.16576), as data.
 
 Each preset fixes what its model card prescribes: pooling, the query and passage prompts
-(prefixed verbatim; `{task}` is replaced by the dataset's task instruction), padding side,
-normalisation and similarity. Max length is 512 tokens for all: enough for BEIR queries and
-passages and it keeps 7-8B models inside one GPU; `--max-length` overrides it.
+(prefixed verbatim; `{task}` is replaced by the dataset's task instruction, see
+`task_instruction`), padding side, normalisation and similarity. Max length is 512 tokens
+for all: enough for BEIR queries and passages and it keeps 7-8B models inside one GPU;
+`--robustest-max-length` overrides it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from .hf import EncoderConfig
 
-# Task instructions per dataset (E5-Mistral / Qwen3-Embedding evaluation strings).
+# Task instructions per dataset: the E5-Mistral / Qwen3-Embedding evaluation strings for the
+# 15 public BEIR collections, and ours for the embedded default collection.
 TASKS = {
     "arguana": "Given a claim, find documents that refute the claim",
     "climate-fever": "Given a claim about climate change, retrieve documents that support or refute the claim",
@@ -32,14 +35,91 @@ TASKS = {
     "wordnet-senses": "Given a sentence that uses a word, retrieve the dictionary definition of the sense it uses",
 }
 DEFAULT_TASK = TASKS["msmarco"]
+DEFAULT_COLLECTION = "wordnet-senses"  # data.default_collection.DEFAULT_DATASET_NAME
+
+# Other spellings of BEIR names, as folders and ir_datasets ids write them.
+ALIASES = {
+    "dbpedia": "dbpedia-entity",
+    "fiqa2018": "fiqa",
+    "fiqa-2018": "fiqa",
+    "msmarco-passage": "msmarco",
+    "msmarco-passage-v2": "msmarco",
+    "natural-questions": "nq",
+    "touche2020": "webis-touche2020",
+    "touche-2020": "webis-touche2020",
+    "treccovid": "trec-covid",
+}
+CQADUPSTACK_FORUMS = frozenset(
+    "android english gaming gis mathematica physics programmers stats tex unix webmasters wordpress".split()
+)
+SPLIT_SUFFIXES = ("-test", "-dev", "-train", "-validation")
 
 
-def task_for(dataset_name: str) -> str:
-    name = dataset_name.lower()
-    for key in sorted(TASKS, key=len, reverse=True):  # "cqadupstack-android" -> "cqadupstack"
-        if name == key or name.startswith(key + "-") or name.startswith(key + "/"):
-            return TASKS[key]
-    return DEFAULT_TASK
+def collection_key(name: str) -> str | None:
+    """The TASKS key a folder or collection name stands for, or None.
+
+    Conservative: the whole name must be a BEIR name (any case, '_' for '-'), optionally
+    with a 'beir-' prefix, a split suffix ('scifact-test', 'nq-train') or, for
+    cqadupstack, one of its twelve forums ('cqadupstack-android'). 'my-scifact-v2' or
+    'our-beir-set' match nothing.
+    """
+    n = name.strip().lower().replace("_", "-").replace(" ", "-")
+    n = n.removeprefix("beir-")
+    for suffix in SPLIT_SUFFIXES:
+        if n.endswith(suffix) and n != suffix[1:]:
+            n = n[: -len(suffix)]
+            break
+    n = ALIASES.get(n, n)
+    if n in TASKS:
+        return n
+    head, _, forum = n.partition("-")
+    return "cqadupstack" if head == "cqadupstack" and forum in CQADUPSTACK_FORUMS else None
+
+
+def irds_key(dataset_id: str) -> str | None:
+    """'beir/scifact/test' -> scifact, 'beir/cqadupstack/android' -> cqadupstack,
+    'msmarco-passage/dev/small' -> msmarco, 'cord19/trec-covid' -> trec-covid: the first
+    or second part of the id names the collection."""
+    parts = [p for p in dataset_id.strip().strip("/").split("/") if p]
+    for part in parts[:2]:
+        key = collection_key(part)
+        if key:
+            return key
+    return None
+
+
+def task_instruction(dataset_spec: str, override: str | None = None) -> tuple[str, str]:
+    """The task instruction for a dataset, and where it came from (for the run header).
+
+    `dataset_spec` is the dataset as the user gave it: '' or 'default' (the embedded
+    collection), 'irds:<ir_datasets id>', a bare ir_datasets id, or a BEIR folder. The
+    E5/Qwen3 instruction of a known BEIR collection is used; anything else gets the
+    generic web-search instruction, and the source says so. `override`
+    (--robustest-instruction) wins over everything.
+    """
+    if override is not None:
+        return override, "--robustest-instruction"
+    spec = (dataset_spec or "").strip()
+    if spec in ("", "default"):
+        label, key = spec, DEFAULT_COLLECTION
+    elif spec.startswith("irds:"):
+        label = spec
+        key = irds_key(spec[len("irds:") :])
+    else:
+        path = Path(spec).expanduser()
+        label = path.name or spec
+        key = collection_key(label)
+        if key is None and path.parent.name.lower() == "cqadupstack" and label.lower() in CQADUPSTACK_FORUMS:
+            key = "cqadupstack"  # BEIR's download unpacks cqadupstack/<forum>/
+        elif key is None and "/" in spec and not path.exists():  # a bare ir_datasets id
+            key = irds_key(spec)
+    if key is None:
+        return DEFAULT_TASK, (
+            f"no known task for {label!r}: generic web-search instruction; set --robustest-instruction"
+        )
+    if key == DEFAULT_COLLECTION:
+        return TASKS[key], f"robustest's task for the embedded {key} collection"
+    return TASKS[key], f"E5/Qwen3 task for {key}"
 
 
 @dataclass(frozen=True)
@@ -49,8 +129,14 @@ class Preset:
     config: EncoderConfig
     fixed_task: str | None = None  # a model trained with one instruction for every dataset
 
-    def encoder_config(self, dataset_name: str) -> EncoderConfig:
-        task = self.fixed_task or task_for(dataset_name)
+    def instruction(self, dataset_spec: str, override: str | None = None) -> tuple[str, str]:
+        """The instruction for `{task}` and its source; --robustest-instruction wins over a fixed one."""
+        if override is None and self.fixed_task:
+            return self.fixed_task, f"fixed by preset {self.name} (one instruction for all data)"
+        return task_instruction(dataset_spec, override)
+
+    def encoder_config(self, dataset_spec: str, override: str | None = None) -> EncoderConfig:
+        task = self.instruction(dataset_spec, override)[0]
         return replace(self.config, query_prompt=self.config.query_prompt.replace("{task}", task))
 
 

@@ -1,5 +1,5 @@
-"""What a run is compared against: a saved run (`--baseline`) or a second retriever measured
-in the same session (`--compare-to`). Either way the two retrievers see the same variant
+"""What a run is compared against: a saved run (`--robustest-baseline`) or a second retriever measured
+in the same session (`--robustest-compare-to`). Either way the two retrievers see the same variant
 texts: a saved run's variants are replayed; a live reference replays this run's variants.
 """
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from .errors import RobustestError
-from .runs import check_same_dataset, family_record, frozen_perturber, load_run
+from ..errors import RobustestError
+from ..runs import check_same_dataset, family_record, frozen_perturber, load_run
 
 
 COMPARED_CONFIG = ("dtype", "pooling", "max_length", "query_prompt", "doc_prompt", "normalize", "similarity")
@@ -41,7 +41,7 @@ class SavedReference:
         if not common:
             raise RobustestError(
                 f"the baseline {self.path} ran {family} with seeds {', '.join(map(str, saved))}, this run asks for "
-                f"{', '.join(map(str, seeds))}: no seed in common; drop --seeds to use the baseline's"
+                f"{', '.join(map(str, seeds))}: no seed in common; drop --robustest-seeds to use the baseline's"
             )
         return common, frozen_perturber(record, family)
 
@@ -60,7 +60,7 @@ class LiveReference:
 
     def __init__(self, session):
         self.session = session  # a RobustestSession for the reference retriever, sharing the dataset
-        self.label = f"{session.settings['retriever']} (measured in this session)"
+        self.label = f"{session.settings.retriever} (measured in this session)"
         self.records: dict[str, dict[str, Any]] = {}
 
     def check(self, session) -> None:
@@ -69,8 +69,11 @@ class LiveReference:
     def frozen(self, family: str, seeds: Sequence[int]) -> None:
         return None  # this run samples its own variants; the reference replays them
 
+    def config_changes(self, retriever: Mapping[str, Any]) -> list[str]:
+        return []  # a different retriever on purpose: its settings are not a change to report
+
     def family(self, family: str, current_run) -> dict[str, Any]:
-        from .stability import run_family
+        from ..stability import run_family
 
         clean = self.session.clean_evaluation_for(current_run.measure)
         replay = replaying(current_run.perturbations)
@@ -86,7 +89,7 @@ class LiveReference:
         return {
             "retriever": self.describe(),
             "dataset": s.dataset.describe(),
-            "effectiveness": s.effectiveness,
+            "effectiveness": clean.aggregate() if clean else {},
             "per_query": {m: clean.by_query(m) for m in s.measures} if clean else {},
             "families": dict(self.records),
         }
@@ -96,7 +99,7 @@ class LiveReference:
 
     def describe(self) -> dict[str, Any]:
         s = self.session
-        return {"kind": "retriever", "spec": s.settings["retriever"], "resolved": s.resolution.label, "fingerprint": s.retriever.fingerprint}
+        return {"kind": "retriever", "spec": s.settings.retriever, "resolved": s.resolution.label, "fingerprint": s.retriever.fingerprint}
 
 
 def replaying(perturbations) -> Callable[[Mapping[str, str], int], Any]:

@@ -1,0 +1,250 @@
+"""The pytest entry point: options, ini keys, markers, fixtures and the hooks of a run.
+
+A guest in every pytest run of an environment where robustest is installed, so: options are
+all `--robustest-*` (but `--retriever`), help texts are escaped, and nothing heavy is imported
+and nothing printed until a test that uses a robustest fixture is collected (or `--retriever`
+is given). The state of a run lives in `RobustestSession` (what it loads) and `Record` (what
+it measured); this module only routes pytest's calls to them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ..errors import RobustestError
+from ..settings import Settings, escaped_help, ini_key, option_help, option_name, options
+
+RUN = pytest.StashKey["Run"]()
+# Tests that request any of these need the model and the data: load both before they run.
+FIXTURES = {"robustest_session", "retriever_under_test", "dataset", "corpus_index", "clean_evaluation", "robustness"}
+MARKERS = {
+    "robustest": "a robustness test of the retriever under test",
+    "geometry": "embedding geometry of the retriever (IsoScore, average cosine, uniformity, alignment, spectral norms)",
+    "robustest_property": "a Hypothesis search for a counterexample (xfail unless --robustest-properties=strict)",
+    "robustest_reference": "a comparison with --robustest-baseline or --robustest-compare-to (deselected without one)",
+}
+
+
+class Run:
+    """Per pytest run: the settings, and the session once robustest is active."""
+
+    def __init__(self, config: pytest.Config, settings: Settings):
+        self.config = config
+        self.settings = settings
+        self.active = False  # a robustest test was collected, or --retriever was given
+        self._session = None
+        self.errors: list[str] = []  # what could not be written at the end (save, html, trec)
+
+    @property
+    def session(self):
+        if self._session is None:
+            from .session import RobustestSession
+
+            self._session = RobustestSession(self.settings, project_table(self.config))
+        return self._session
+
+    @property
+    def started(self) -> bool:
+        return self._session is not None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    from ..settings import argparse_type
+
+    group = parser.getgroup("robustest", "robustness tests for dense retrievers")
+    for name, default, option in options():
+        dest, help_text = "robustest_" + name, option_help(default, option, name)
+        if option.flag:
+            group.addoption(option_name(name), action="store_const", const=True, default=None, dest=dest, help=help_text)
+        else:
+            group.addoption(option_name(name), type=argparse_type(option.parse), default=None, dest=dest, metavar=option.metavar, help=help_text)
+        parser.addini(ini_key(name), help=escaped_help(option.help), default="")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    register_hypothesis_profiles(config)  # before Hypothesis' own plugin loads --hypothesis-profile
+    from ..families import FAMILIES, GROUPS
+
+    markers = {**MARKERS, **GROUPS, **{name: f.description for name, f in FAMILIES.items()}}
+    for name, description in markers.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    cli = {name: config.getoption("robustest_" + name) for name, _, _ in options()}
+    ini = {name: config.getini(ini_key(name)) for name, _, _ in options()}
+    try:
+        settings = Settings.from_sources(cli, ini)
+    except RobustestError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    run = config.stash[RUN] = Run(config, settings)
+    run.active = cli["retriever"] is not None
+
+
+def register_hypothesis_profiles(config: pytest.Config) -> None:
+    """`--hypothesis-profile=robustest-ci` / `robustest-dev`; Hypothesis is imported only then."""
+    profile = config.getoption("hypothesis_profile", None)
+    if profile and str(profile).startswith("robustest-"):
+        from hypothesis import settings
+
+        settings.register_profile("robustest-ci", derandomize=True, deadline=None, print_blob=True, max_examples=50)
+        settings.register_profile("robustest-dev", deadline=None, max_examples=100)
+
+
+def project_table(config: pytest.Config) -> dict:
+    """`[tool.robustest]` of the project's pyproject.toml, if there is one (read only when
+    robustest runs: a project without robustest tests never has its file parsed by us)."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    path = config.inipath if config.inipath and config.inipath.name == "pyproject.toml" else config.rootpath / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("robustest", {})
+    except (OSError, ValueError) as exc:
+        raise RobustestError(f"{path} is not readable TOML ({exc})") from None
+
+
+def get_run(config: pytest.Config) -> Run:
+    return config.stash[RUN]
+
+
+def get_session(config: pytest.Config):
+    """The run's RobustestSession (created on first use; nothing loads until asked)."""
+    return get_run(config).session
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    run = get_run(config)
+    if not (run.settings.baseline or run.settings.compare_to):
+        # Comparisons need a reference; without one they are not tests of anything.
+        unused = [item for item in items if item.get_closest_marker("robustest_reference")]
+        if unused:
+            config.hook.pytest_deselected(items=unused)
+            items[:] = [item for item in items if not item.get_closest_marker("robustest_reference")]
+    if run.settings.properties == "strict":
+        return
+    from ..errors import RobustnessError
+
+    reason = "a counterexample is expected for real models; the gates decide (--robustest-properties=strict to fail)"
+    for item in items:
+        if item.get_closest_marker("robustest_property"):
+            item.add_marker(pytest.mark.xfail(raises=RobustnessError, strict=False, reason=reason))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    run = get_run(session.config)
+    run.active = run.active or any(FIXTURES & set(getattr(item, "fixturenames", ())) for item in session.items)
+    if not run.active:
+        return
+    from . import summary
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        rs = run.session
+        if reporter is not None and session.config.get_verbosity() >= 0:
+            for line in summary.header_lines(rs):
+                reporter.write_line(line)
+        if not session.config.option.collectonly and session.items:
+            install_progress(session.config)
+            rs.prepare()
+    except RobustestError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def install_progress(config: pytest.Config) -> None:
+    """Long steps (encodes, HotFlip) report through pytest's terminal writer, which output
+    capture does not swallow: a live line on a terminal, plain lines in CI logs."""
+    from .. import progress
+
+    writer = config.get_terminal_writer()
+    stream = getattr(writer, "_file", None)  # the real terminal, which capture leaves alone
+    live = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
+    progress.set_sink(progress.TerminalSink(writer, live=live, verbosity=config.get_verbosity()))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Each gate a test judged becomes JUnit XML properties of that test (--junitxml), so CI
+    systems show the numbers next to the verdict."""
+    run = get_run(item.config)
+    if not run.started:
+        yield
+        return
+    record = run.session.record
+    before = record.judged()
+    yield
+    from .summary import junit_properties
+
+    for result in record.judged():
+        if id(result) not in {id(r) for r in before}:
+            item.user_properties.extend(junit_properties(result))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    run = get_run(session.config)
+    if not run.started or not run.session.measured:
+        return
+    from .outputs import write_outputs
+
+    run.errors = write_outputs(run.session)
+    if run.errors:
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    run = get_run(config)
+    if not run.started or not run.session.measured:
+        return
+    from .summary import outputs_lines, summary_lines
+
+    terminalreporter.section("robustest")
+    for line in summary_lines(run.session):
+        terminalreporter.line(line)
+    for line in outputs_lines(run.settings, run.errors):
+        terminalreporter.line(line, red=line.startswith("ERROR"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if RUN in config.stash and config.stash[RUN].active:
+        from .. import progress
+
+        progress.set_sink(None)
+
+
+@pytest.fixture(scope="session")
+def robustest_session(request: pytest.FixtureRequest):
+    """The run's settings and everything it loaded (robustest.plugin.session)."""
+    return get_session(request.config)
+
+
+@pytest.fixture(scope="session")
+def retriever_under_test(robustest_session):
+    """The retriever chosen with --retriever, loaded once per run."""
+    return robustest_session.retriever
+
+
+@pytest.fixture(scope="session")
+def dataset(robustest_session):
+    """The test collection chosen with --robustest-dataset/--robustest-split (judged queries only)."""
+    return robustest_session.dataset
+
+
+@pytest.fixture(scope="session")
+def corpus_index(robustest_session):
+    """The corpus encoded once (cached) and indexed; `.evaluate(queries)` scores any queries."""
+    return robustest_session.corpus_index
+
+
+@pytest.fixture(scope="session")
+def clean_evaluation(robustest_session):
+    """Per-query scores of the unperturbed queries, computed once per run."""
+    return robustest_session.clean_evaluation
+
+
+@pytest.fixture(scope="session")
+def robustness(robustest_session):
+    """Gates and property searches for the shipped suites (robustest.plugin.checks)."""
+    return robustest_session.checks

@@ -1,0 +1,132 @@
+"""What one robustest run loads, once: retriever, dataset, corpus index, clean scores, reference.
+
+Built lazily by the plugin; every property loads on first use and is kept. Formatting lives in
+summary.py, what the run measured in record.py, the gates in checks.py.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from ..settings import Settings
+
+
+class RobustestSession:
+    def __init__(self, settings: Settings, project_table: dict[str, Any] | None = None):
+        from ..families import family_configs, merge_tables
+        from ..paths import cache_root
+        from .checks import Checks
+        from .record import Record
+
+        self.settings = settings
+        table = merge_tables(project_table or {}, settings.family_set or {})
+        self.families = family_configs(table, seeds=settings.seeds, thresholds=settings.thresholds)
+        self.cache_dir = cache_root(settings.cache_dir)
+        self.measures: tuple[str, ...] = settings.measures
+        self.record = Record()
+        self.checks = Checks(self)
+        self._clean_extra: dict = {}
+
+    @cached_property
+    def load_options(self):
+        from ..retrievers.resolve import LoadOptions
+
+        s = self.settings
+        return LoadOptions(
+            device=s.device,
+            dtype=s.dtype,
+            batch_size=s.batch_size,
+            pooling=s.pooling,
+            max_length=s.max_length,
+            query_prompt=s.query_prompt,
+            doc_prompt=s.doc_prompt,
+            dataset_name=s.dataset,  # the resolution picks a preset's task instruction from it
+            instruction=s.instruction,
+            trust_remote_code=s.trust_remote_code,
+            allow_download=s.allow_download,
+            cache_dir=self.cache_dir,
+        )
+
+    @cached_property
+    def resolution(self):
+        from ..retrievers.resolve import resolve_retriever
+
+        return resolve_retriever(self.settings.retriever, self.load_options)
+
+    @cached_property
+    def dataset(self):
+        from ..data import load_dataset
+        from ..data.types import subsample_queries
+
+        s = self.settings
+        loaded = load_dataset(s.dataset, s.split, cache_dir=self.cache_dir, exclude_self_matches=s.exclude_self_matches)
+        return subsample_queries(loaded, s.max_queries)
+
+    @cached_property
+    def retriever(self):
+        return self.resolution.load(self.load_options)
+
+    @cached_property
+    def corpus_index(self):
+        from ..cache import EmbeddingCache
+        from ..retrieval import CorpusIndex
+
+        s = self.settings
+        cache = EmbeddingCache(None if s.no_cache else self.cache_dir)
+        return CorpusIndex(self.retriever, self.dataset, cache=cache, k=s.top_k, use_gpu=s.faiss_gpu)
+
+    @cached_property
+    def clean_evaluation(self):
+        return self.corpus_index.evaluate(measures=self.measures)
+
+    @property
+    def measured(self) -> bool:
+        return "clean_evaluation" in self.__dict__
+
+    def clean_evaluation_for(self, measure: str):
+        """The clean run scored with `measure` (the session's measures are scored once)."""
+        if measure in self.measures:
+            return self.clean_evaluation
+        if measure not in self._clean_extra:
+            self._clean_extra[measure] = self.corpus_index.evaluate(measures=[measure])
+        return self._clean_extra[measure]
+
+    @cached_property
+    def reference(self):
+        """What this run is gated against (--robustest-baseline or --robustest-compare-to), or None."""
+        from .reference import LiveReference, SavedReference
+
+        s = self.settings
+        if s.baseline:
+            return SavedReference(s.baseline)
+        if s.compare_to:
+            other = RobustestSession(s.replace(retriever=s.compare_to, compare_to=None, save=None, html=None, trec_run=None))
+            other.__dict__["dataset"] = self.dataset  # the same queries, loaded once
+            return LiveReference(other)
+        return None
+
+    def prepare(self) -> None:
+        """Load what every robustest test needs, so user mistakes surface before any test runs."""
+        self.resolution  # cheap checks first: a typo in --retriever should not wait for the data
+        if not self.settings.no_cache:
+            from ..cache import EmbeddingCache
+
+            EmbeddingCache(self.cache_dir)  # fails early, with a fix, on an unwritable folder
+        reference = self.reference  # an unreadable baseline file fails before the model loads
+        self.dataset
+        if reference is not None:
+            reference.check(self)
+        self.retriever
+
+    def describe_retriever(self) -> dict[str, Any]:
+        retriever = self.retriever
+        describe = retriever.describe() if hasattr(retriever, "describe") else {"name": retriever.name}
+        return {
+            "spec": self.settings.retriever,
+            "resolved": self.resolution.label,
+            "kind": self.resolution.kind,
+            **describe,
+            "fingerprint": retriever.fingerprint,
+        }
+

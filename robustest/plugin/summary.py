@@ -1,0 +1,139 @@
+"""What a run prints: the header, the terminal summary (effectiveness, gates, regressions,
+poisoning) and the JUnit properties of each judged gate. Formatting only."""
+
+from __future__ import annotations
+
+from ..errors import RobustestError
+from ..fingerprints import short
+
+
+def header_lines(session) -> list[str]:
+    from .. import __version__
+
+    s = session.settings
+    try:
+        retriever = session.resolution.describe(session.load_options)
+    except RobustestError:
+        retriever = f"{s.retriever} (cannot be resolved; see the error below)"
+    device = s.device
+    try:
+        from ..retrievers.hf import resolve_device
+
+        device = f"{device} -> {resolve_device(device)}" if device == "auto" else device
+    except RobustestError:
+        pass
+    return [
+        f"robustest {__version__}: retriever {retriever}",
+        f"robustest: dataset {s.dataset}, split {s.split}, device {device}, cache {'off' if s.no_cache else session.cache_dir}",
+    ]
+
+
+def summary_lines(session) -> list[str]:
+    ds, index, record = session.dataset, session.corpus_index, session.record
+    cache = "off" if index.cache_path is None else ("hit" if index.cache_hit else "miss, now stored")
+    if index.cache_hit is None:
+        cache = "not used (lexical retriever)"
+    lines = [
+        f"retriever: {session.resolution.label} (fingerprint {short(session.retriever.fingerprint)})",
+        f"dataset: {ds.name} [{ds.split}] {len(ds.doc_ids)} documents, {len(ds.queries)} queries"
+        + (f", {ds.dropped_queries} queries without {ds.split} judgements left out" if ds.dropped_queries else "")
+        + "".join(f"; {n}" for n in ds.notes),
+        f"corpus embeddings cache: {cache}" + (f" ({index.cache_path})" if index.cache_path else ""),
+    ]
+    lines += [f"{m:>12} = {v:.4f}" for m, v in session.clean_evaluation.aggregate().items()]
+    poisoning = session.checks._poisoning
+    lines += record.lines
+    if poisoning is not None and poisoning.started:
+        lines += poisoning_lines(poisoning)
+    return lines + gate_lines(record) + regression_lines(session)
+
+
+def gate_lines(record) -> list[str]:
+    gates = record.holm_gates()
+    lines = [] if not gates else ["", f"{'gate':34} {'% (mean ± std over seeds)':>25} {'95% CI':>18} {'threshold':>9} {'p Holm':>8}  verdict"]
+    for g in gates:
+        lo, hi = g.drop_rate_ci
+        lines.append(
+            f"{g.name:34} {g.drop_rate_mean * 100:>14.2f} ± {g.drop_rate_std * 100:<8.2f} "
+            f"[{lo * 100:6.2f}, {hi * 100:6.2f}] {g.threshold * 100:>8.1f}% {g.p_adjusted:>8.3g}  {g.verdict.value}"
+        )
+    lines += [f"  {g.name}: {g.note}" for g in gates if g.verdict.value == "inconclusive"]
+    guard = record.guard
+    if guard is not None and guard.accepted + guard.rejected:
+        lines.append(
+            f"synonym guard (embedded MiniLM cosine >= {guard.threshold}): rejected {guard.rejection_rate:.1%} "
+            f"of {guard.accepted + guard.rejected} drawn variants"
+        )
+    for family, example in record.counterexamples.items():
+        lines.append(f"smallest counterexample found ({family}): {example}")
+    return lines
+
+
+def regression_lines(session) -> list[str]:
+    regressions = session.record.holm_regressions()
+    reference = session.reference
+    if reference is None or not regressions:
+        return []
+    lines = [
+        "",
+        f"regression vs {reference.label} (checkpoint minus baseline; positive = worse)",
+        f"{'comparison':34} {'baseline':>9} {'this run':>9} {'difference':>11} {'95% CI':>18} {'tolerance':>9} {'p Holm':>8}  verdict",
+    ]
+    changes = reference.config_changes(session.describe_retriever())
+    if changes:
+        lines.insert(2, "encoder settings differ from the baseline's: " + "; ".join(changes))
+    for r in regressions:
+        lo, hi = r.difference_ci
+        lines.append(
+            f"{r.name:34} {r.baseline * 100:>9.2f} {r.current * 100:>9.2f} {r.difference * 100:>+11.2f} "
+            f"[{lo * 100:6.2f}, {hi * 100:6.2f}] {r.tolerance * 100:>9.2f} {r.p_adjusted:>8.3g}  {r.verdict.value}"
+        )
+    return lines
+
+
+def poisoning_lines(poisoning) -> list[str]:
+    from ..attacks.poisoning import CONTROL
+
+    m = poisoning.measurement
+    h, q, k = m.hotflip, m.queries, poisoning.config.k
+    lines = [
+        "",
+        f"corpus poisoning: {len(q.test)} test queries attacked; attacker's queries: {q.source}; "
+        f"passages of {h.tokens} tokens; HotFlip {h.iterations} iterations x {h.pool} candidates; seeds {', '.join(map(str, m.seeds))}",
+        f"  {'ASR % (mean ± std)':28}" + "".join(f"{f'@{j}':>16}" for j in m.ks),
+    ]
+    done = [(a, n) for n in poisoning.passages for a in poisoning.attacks if (a, n) in m.results]
+    for a, n in done:
+        r = m.results[(a, n)]
+        lines.append(f"  {r.name:28}" + "".join(f"{r.summary(j)[0] * 100:>9.2f} ± {r.summary(j)[1] * 100:<4.1f}" for j in m.ks))
+    for (a, n), d in poisoning.comparisons.items():
+        lo, hi = d.ci
+        lines.append(
+            f"  {a} - {CONTROL} (N={n}): ASR@{k} {d.estimate * 100:+.2f} points, {d.confidence:.0%} CI [{lo * 100:.2f}, {hi * 100:.2f}]"
+            + ("" if d.significant else " (not significantly above the control)")
+        )
+    generated = sum(r.seconds for r in m.results.values())
+    cached = sum(c for r in m.results.values() for c in r.cached if r.attack == "hotflip")
+    lines.append(f"  passages generated in {generated:.1f} s" + (f"; {cached} HotFlip passage sets read from the cache" if cached else ""))
+    return lines
+
+
+def outputs_lines(settings, errors: list[str]) -> list[str]:
+    """Where the run was written, or why it was not."""
+    if errors:
+        return [f"ERROR: {e}" for e in errors]
+    written = [(settings.save, "results saved to"), (settings.html, "HTML report written to"), (settings.trec_run, "TREC run written to")]
+    return [f"{what} {path}" for path, what in written if path]
+
+
+def junit_properties(result) -> list[tuple[str, str]]:
+    """(name, value) pairs of a gate or regression: estimate, CI, threshold, verdict."""
+    name = result.name.replace(" ", "_")
+    if hasattr(result, "difference"):
+        lo, hi = result.difference_ci
+        values = {"baseline": result.baseline, "current": result.current, "difference": result.difference, "ci_low": lo, "ci_high": hi, "tolerance": result.tolerance}
+    else:
+        lo, hi = result.drop_rate_ci
+        values = {"mean": result.drop_rate_mean, "std": result.drop_rate_std, "ci_low": lo, "ci_high": hi, "threshold": result.threshold}
+    props = [(f"robustest.{name}.{k}", f"{v:.6g}") for k, v in values.items()]
+    return props + [(f"robustest.{name}.p_value", f"{result.p_value:.4g}"), (f"robustest.{name}.verdict", result.verdict.value)]
