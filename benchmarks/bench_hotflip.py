@@ -72,7 +72,7 @@ def bench_iterations(retriever, queries, pool: int, iterations: int, passages: i
 def bench_suite(cache: Path) -> dict:
     import resource
 
-    command = [sys.executable, "-m", "pytest", str(REPO / "suites" / "test_poisoning.py"), "-p", "no:cacheprovider", f"--cache-dir={cache}"]
+    command = [sys.executable, "-m", "pytest", str(REPO / "suites" / "test_poisoning.py"), "-p", "no:cacheprovider", f"--robustest-cache-dir={cache}"]
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy_before = busy_cpu_seconds()
     start = time.perf_counter()

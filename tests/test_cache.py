@@ -1,11 +1,14 @@
-"""The embedding cache: content-addressed, atomic, never stale, never pickled."""
+"""The content-addressed store and its two users (corpus embeddings, HotFlip passages):
+atomic, never stale, never pickled, and readable by the layout existing caches have."""
 
 import json
 
 import numpy as np
 import pytest
 
-from robustest.cache import EmbeddingCache
+from robustest.attacks.passages import AdversarialPassage
+from robustest.attacks.store import PassageCache
+from robustest.cache import ContentStore, EmbeddingCache
 from robustest.errors import RobustestError
 
 PARTS = {"retriever": "r" * 64, "corpus": "c" * 64}
@@ -77,3 +80,61 @@ def test_an_unwritable_cache_folder_says_how_to_fix_it(tmp_path):
     blocker.write_text("")
     with pytest.raises(RobustestError, match="--robustest-cache-dir.*--robustest-no-cache"):
         EmbeddingCache(blocker / "cache")
+
+
+# -- the shared store: keys and layout as caches written before it have them ---------------
+
+EMBEDDING_KEY = "896b2d2710ca72a63c7d2ff95bd6a5f47b1762efc36344cac420fc8bea8c51c8"  # sha256 of {"format": 1, **PARTS}
+PASSAGE_PARTS = {"attack": "hotflip", "seed": 1}
+PASSAGE_KEY = "ad1368ca5c5e1874d5bc48ce2d2cad91f39f2f6d4ae35e474b58bea38818de11"
+
+
+def passages():
+    return [AdversarialPassage(text="a b", method="hotflip", cluster=0, query_ids=("q1",), token_ids=(7, 8), trace=(0.1, 0.2), accepted=(1,), extra={})]
+
+
+def test_an_embedding_entry_written_by_hand_in_the_existing_layout_is_a_hit(tmp_path):
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    np.save(folder / f"{EMBEDDING_KEY}.npy", vectors(4))
+    (folder / f"{EMBEDDING_KEY}.json").write_text(json.dumps({"format": 1, "key": PARTS, "shape": [5, 3], "dtype": "float32", "created": 0}))
+    result = EmbeddingCache(tmp_path).load_or_compute(PARTS, lambda: pytest.fail("recomputed"))
+    assert result.hit and result.path == folder / f"{EMBEDDING_KEY}.npy"
+    np.testing.assert_array_equal(result.array, vectors(4))
+
+
+def test_the_passage_cache_keeps_its_layout_and_reads_its_own_entries(tmp_path):
+    cache = PassageCache(tmp_path)
+    path = tmp_path / "attacks" / f"{PASSAGE_KEY}.json"
+    assert cache.path(PASSAGE_PARTS) == path
+    assert cache.load_or_compute(PASSAGE_PARTS, passages) == (passages(), False)
+    assert json.loads(path.read_text()) == {"format": 1, "key": PASSAGE_PARTS, "passages": [p.as_dict() for p in passages()]}
+    assert PassageCache(tmp_path).load_or_compute(PASSAGE_PARTS, lambda: pytest.fail("recomputed")) == (passages(), True)
+    path.write_text('{"format": 1, "passages": [{"text": 1}]}')  # damaged: recomputed, rewritten
+    assert PassageCache(tmp_path).load_or_compute(PASSAGE_PARTS, passages) == (passages(), False)
+    assert PassageCache(None).path(PASSAGE_PARTS) is None
+    assert PassageCache(None).load_or_compute(PASSAGE_PARTS, passages) == (passages(), False)
+
+
+def test_the_store_is_one_file_per_entry_under_its_kind(tmp_path):
+    store = ContentStore(tmp_path, "things", "thing cache", format=3)
+    calls = []
+
+    def save(key, value):
+        store.write_record(key, "json", {"n": 1}, {"value": value})
+        return value
+
+    def load(key):
+        record = store.read_record(key, "json")
+        return None if record is None else record["value"]
+
+    def compute():
+        calls.append(1)
+        return [1, 2]
+
+    assert store.load_or_compute({"n": 1}, compute, load=load, save=save, waiting_for="x") == ([1, 2], False)
+    assert store.load_or_compute({"n": 1}, compute, load=load, save=save, waiting_for="x") == ([1, 2], True)
+    assert calls == [1] and store.key({"n": 1}) != ContentStore(tmp_path, "things", "thing cache", format=4).key({"n": 1})
+    assert sorted(p.name for p in (tmp_path / "things").iterdir()) == sorted(f"{store.key({'n': 1})}.{e}" for e in ("json", "lock"))
+    off = ContentStore(None, "things", "thing cache", format=3)
+    assert off.load_or_compute({"n": 1}, compute, load=load, save=save, waiting_for="x") == ([1, 2], False) and calls == [1, 1]

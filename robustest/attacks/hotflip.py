@@ -171,7 +171,9 @@ class WhiteBox:
         batch = batch.to(self.device)
         inputs = self.embedding(batch["input_ids"]).detach().requires_grad_(True)
         vector = self.retriever.embed(batch, self.prompt, inputs_embeds=inputs)  # the encoder's own forward, pooling, normalisation
-        if self.similarity == "cosine":  # as the index compares it (targets.as_index_vectors)
+        # The index L2-normalises cosine vectors (targets.as_index_vectors). Only when the encoder
+        # has not: normalising twice moves the gradient in the last bits, and so the passages.
+        if self.similarity == "cosine" and not self.config.normalize:
             vector = torch.nn.functional.normalize(vector, dim=-1)
         return vector, inputs, start
 

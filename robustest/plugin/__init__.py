@@ -6,6 +6,7 @@
     poisoning.py  corpus-poisoning gates and measurements
     reference.py  what a run is gated against: a saved run or a second retriever
     record.py     what a run measured, assembled into the run file
+    outputs.py    the files a run writes at the end: run file, HTML report, TREC runs
     summary.py    the header and the terminal summary
 
 Importing this package (pytest does, in every run of an environment where robustest is

@@ -16,7 +16,9 @@ from ..settings import Settings, escaped_help, ini_key, option_help, option_name
 
 RUN = pytest.StashKey["Run"]()
 # Tests that request any of these need the model and the data: load both before they run.
-FIXTURES = {"robustest_session", "retriever_under_test", "dataset", "corpus_index", "clean_evaluation", "robustness"}
+# (`dataset` is not among them: a project may have a fixture of that name; ours is only used
+# next to one of these.)
+FIXTURES = {"robustest_session", "retriever_under_test", "corpus_index", "clean_evaluation", "robustness"}
 MARKERS = {
     "robustest": "a robustness test of the retriever under test",
     "geometry": "embedding geometry of the retriever (IsoScore, average cosine, uniformity, alignment, spectral norms)",
@@ -159,10 +161,34 @@ def install_progress(config: pytest.Config) -> None:
     capture does not swallow: a live line on a terminal, plain lines in CI logs."""
     from .. import progress
 
-    writer = config.get_terminal_writer()
-    stream = getattr(writer, "_file", None)  # the real terminal, which capture leaves alone
+    writer = UncapturedWriter(config)
+    stream = getattr(writer.writer, "_file", None)
     live = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
     progress.set_sink(progress.TerminalSink(writer, live=live, verbosity=config.get_verbosity()))
+
+
+class UncapturedWriter:
+    """pytest's terminal writer with output capture suspended around each write, as pytest's
+    own live logging does: inside a running test, fd capture would swallow it otherwise."""
+
+    def __init__(self, config: pytest.Config):
+        self.writer = config.get_terminal_writer()
+        self.capture = config.pluginmanager.getplugin("capturemanager")
+
+    def write(self, text: str, *, flush: bool = False) -> None:
+        if self.capture is None:
+            self.writer.write(text, flush=flush)
+            return
+        with self.capture.global_and_fixture_disabled():
+            self.writer.write(text, flush=flush)
+
+    @property
+    def fullwidth(self) -> int:
+        return self.writer.fullwidth
+
+    @property
+    def width_of_current_line(self) -> int:
+        return self.writer.width_of_current_line
 
 
 @pytest.hookimpl(hookwrapper=True)
