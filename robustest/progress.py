@@ -181,7 +181,8 @@ class Task:
     def text(self, now: float, final: bool = False) -> str:
         elapsed = now - self.started
         if self.total is None:
-            state = f"done ({duration(elapsed)})" if final else duration(elapsed)
+            counted = f"{self.count:,} {self.unit}, " if self.count else ""
+            state = f"done ({counted}{duration(elapsed)})" if final else f"{counted}{duration(elapsed)}"
         else:
             state = f"{self.count:,}/{self.total:,} ({duration(elapsed)}"
             state += f", {rate(self.count, elapsed, self.unit)})" if self.count and elapsed > 0 else ")"
@@ -206,10 +207,11 @@ class Task:
 
 
 @contextmanager
-def task(description: str, total: int | None = None, unit: str = "texts", *, enabled: bool = True) -> Iterator[Task]:
+def task(description: str, total: int | None = None, unit: str = "texts", *, enabled: bool = True, announce: bool = True) -> Iterator[Task]:
     """A long step of `total` units (None: unknown, e.g. a conversion); yields a `Task` to
     `advance`. Silent when `enabled` is false, under TQDM_DISABLE, inside another task, or
-    when it is over quicker than `FINAL_AFTER`."""
+    when it is over quicker than `FINAL_AFTER`. A task of unknown or large total shows its
+    start line at once unless `announce` is false (then only once it has run a while)."""
     global _depth
     sink = get_sink() if enabled and _depth == 0 and not disabled() else None
     if sink is not None and getattr(sink, "silent", False):
@@ -217,7 +219,7 @@ def task(description: str, total: int | None = None, unit: str = "texts", *, ena
     t = Task(description, total, unit, sink)
     _depth += 1
     try:
-        if sink is not None and (total is None or total >= START_TOTAL):
+        if sink is not None and announce and (total is None or total >= START_TOTAL):
             t._start()
         yield t
     except BaseException:

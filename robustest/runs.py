@@ -74,7 +74,7 @@ def frozen_perturber(record: Mapping[str, Any], family: str) -> Callable[[Mappin
         if saved is None:
             raise RobustestError(
                 f"the baseline has no {family} variants for seed {seed} (it has seeds "
-                f"{', '.join(record['variants'])}); run with the baseline's seeds or drop --seeds"
+                f"{', '.join(record['variants'])}); run with the baseline's seeds or drop --robustest-seeds"
             )
         variants, skipped = [], {}
         for qid in sorted(queries):
@@ -141,5 +141,5 @@ def check_same_dataset(baseline: Mapping[str, Any], dataset: Mapping[str, Any], 
     ours = f"{dataset['name']} [{dataset['split']}] with {dataset['queries']} queries"
     raise RobustestError(
         f"{origin} was measured on {what}, this run on {ours} (the queries or judgements differ); "
-        "gate against a run of the same --dataset, --split and --max-queries"
+        "gate against a run of the same --robustest-dataset, --robustest-split and --robustest-max-queries"
     )

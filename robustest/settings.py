@@ -177,7 +177,7 @@ class Settings:
     max_length: int | None = setting(None, "override the maximum tokens per text", parse_positive_int, metavar="N")
     query_prompt: str | None = setting(None, "override the query prompt (prefixed verbatim; empty for none)", metavar="TEXT")
     doc_prompt: str | None = setting(None, "override the document prompt (prefixed verbatim; empty for none)", metavar="TEXT")
-    instruction: str | None = setting(None, "override the task instruction filled into a preset's query prompt (default: chosen from the dataset's name)", metavar="TEXT")
+    instruction: str | None = setting(None, "override the task instruction filled into the query prompt's {task} (default: chosen from the dataset's name)", metavar="TEXT")
     trust_remote_code: bool = setting(False, "let a model folder run its own code (transformers' trust_remote_code); off unless given", parse_bool, flag=True)
     cache_dir: str | None = setting(None, "where corpus embeddings and built datasets are cached (default: ROBUSTEST_CACHE_DIR or the user cache dir)", metavar="DIR")
     no_cache: bool = setting(False, "do not read or write the embedding cache", parse_bool, flag=True)

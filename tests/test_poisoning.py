@@ -13,6 +13,7 @@ from robustest.attacks import HotFlipConfig, Poisoning, split_for_attack
 from robustest.cache import EmbeddingCache
 from robustest.data import load_beir
 from robustest.errors import RobustestError
+from robustest.settings import Settings
 from robustest.families import family_configs, merge_tables, parse_family_set, poisoning_config
 from robustest.retrieval import CorpusIndex
 from robustest.stats import Verdict, bootstrap_seed_means, compare_rates, evaluate_rate_gate
@@ -119,7 +120,7 @@ def test_poisoning_settings_are_checked(table, message):
 def test_poisoning_settings_defaults_and_overrides():
     default = family_configs({})["poisoning"]
     assert default.threshold == 0.3 and default.k == 20 and default.seeds == (1999, 5)
-    options = poisoning_config(default, {"poison_passages": (10, 50), "poison_iterations": 5000, "poison_seeds": (1, 2), "poison_threshold": 0.1})
+    options = poisoning_config(default, Settings(poison_passages=(10, 50), poison_iterations=5000, poison_seeds=(1, 2), poison_threshold=0.1))
     assert options.extra["passages"] == (10, 50) and options.extra["iterations"] == 5000
     assert options.seeds == (1, 2) and options.threshold == 0.1 and options.extra["pool"] == 20
     assert default.extra["passages"] == (10,) and default.extra["tokens"] == 50 and default.extra["gated"] == ("hotflip",)

@@ -91,3 +91,35 @@ def test_perturbed_runs_one_file_per_seed(cranfield_index, tmp_path):
     assert list(second) == [qids[0]]
     assert second[qids[0]] == index.retrieve([(qids[0], "heat transfer")], 20)[0]
     assert first[qids[0]] != second[qids[0]]  # a different query text, a different ranking
+
+
+def test_plugin_writes_the_clean_and_perturbed_trec_runs(pytester, cache_dir, small_cranfield, tmp_path):
+    """--robustest-trec-run through pytest: the clean run scores what the run file says, and
+    --robustest-trec-perturbed adds one file per family and seed beside it."""
+    import json
+    from pathlib import Path
+
+    suites = Path(__file__).resolve().parent.parent / "suites"
+    out, saved = tmp_path / "clean.trec", tmp_path / "run.json"
+    result = pytester.runpytest_subprocess(
+        str(suites / "test_effectiveness.py"), str(suites / "test_query_families.py"), "-p", "no:cacheprovider",
+        "-k", "effectiveness or (drop_rate and misspelling)", "--robustest-seeds=1999,5",
+        f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}",
+        f"--robustest-trec-run={out}", "--robustest-trec-perturbed", f"--robustest-save={saved}",
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines([f"TREC run written to {out}"])
+    run = json.loads(saved.read_text())
+    qrels = [ir_measures.Qrel(q, d, r) for q, judged in _qrels(small_cranfield).items() for d, r in judged.items()]
+    scored = {m.query_id: m.value for m in ir_measures.iter_calc([ir_measures.nDCG @ 10], qrels, ir_measures.read_trec_run(str(out)))}
+    assert max(abs(scored[q] - v) for q, v in run["per_query"]["nDCG@10"].items()) < 1e-9
+    for seed in (1999, 5):
+        perturbed = read_trec_run(tmp_path / f"clean.misspelling.seed{seed}.trec")
+        assert set(perturbed) == set(run["families"]["misspelling"]["variants"][str(seed)])
+    assert not (tmp_path / "clean.misspelling.seed27.trec").exists()
+
+
+def _qrels(folder):
+    from robustest.data import load_beir
+
+    return load_beir(folder).qrels

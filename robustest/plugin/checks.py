@@ -24,6 +24,7 @@ class Checks:
         self.record = session.record
         self._perturbers: dict[str, Perturber] = {}
         self._poisoning = None  # plugin.poisoning.PoisoningChecks, built when a poisoning test asks
+        self.search = None  # the running property search's progress.Task, set by the plugin
 
     def config(self, family: str) -> FamilyConfig:
         return self.session.families[family]
@@ -125,6 +126,8 @@ class Checks:
 
         cfg = self.config(family)
         index = self.session.corpus_index
+        if self.search is not None:
+            self.search.advance()
         variants = [plan.apply(query) for plan in plans]
         runs = index.retrieve([(qid, query)] + [(qid, v) for v in variants])  # full depth: real ranks
         judged = self.session.dataset.qrels[qid]

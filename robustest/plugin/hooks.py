@@ -79,6 +79,21 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     run = config.stash[RUN] = Run(config, settings)
     run.active = cli["retriever"] is not None
+    if run.active or any(v is not None for v in cli.values()) or has_project_table(config):
+        # A robustest user: check the family settings now, one clear line before collection.
+        try:
+            run.session
+        except RobustestError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def has_project_table(config: pytest.Config) -> bool:
+    """Whether the project's pyproject.toml has a [tool.robustest] table (a malformed file is
+    not ours to report unless robustest runs)."""
+    try:
+        return bool(project_table(config))
+    except RobustestError:
+        return False
 
 
 def register_hypothesis_profiles(config: pytest.Config) -> None:
@@ -201,7 +216,20 @@ def pytest_runtest_call(item: pytest.Item):
         return
     record = run.session.record
     before = record.judged()
-    yield
+    if item.get_closest_marker("robustest_property"):
+        from .. import progress
+
+        try:
+            run.session.clean_evaluation  # a cold corpus encode reports on its own, not inside the search
+        except Exception:  # noqa: BLE001 - the test meets the same error and reports it
+            pass
+        # A search runs many examples: say so when it runs long (each example's encode stays silent).
+        with progress.task(f"property search {item.name}", None, unit="examples", announce=False) as search:
+            run.session.checks.search = search
+            yield
+            run.session.checks.search = None
+    else:
+        yield
     from .summary import junit_properties
 
     for result in record.judged():
