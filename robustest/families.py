@@ -104,12 +104,13 @@ def model_paraphrases(settings) -> Perturber:
 # Corpus poisoning's own keys ([tool.robustest.poisoning], --robustest-family-set=poisoning.KEY=VALUE),
 # with defaults sized for a CPU: `pytest suites/` finishes in a few minutes on the default
 # collection. The paper: passages 10 and 50, tokens 50, pool 100, iterations 5000.
+ATTACKS = ("hotflip", "query_copy", "keyword_stuffing", "random_gold")  # robustest.attacks implements each
 POISONING_DEFAULTS: dict[str, Any] = {
     "passages": (10,),  # adversarial passages per seed (N); one gate per N
     "tokens": 50,  # length of each passage (L)
     "iterations": 30,  # HotFlip iterations per passage
     "pool": 20,  # HotFlip candidates evaluated per iteration
-    "attacks": ("hotflip", "query_copy", "keyword_stuffing", "random_gold"),  # measured and reported
+    "attacks": ATTACKS,  # measured and reported
     "gated": ("hotflip",),  # attacks with an ASR gate
     "train_split": "train",  # the attacker's queries: this split when the dataset has it...
     "train_fraction": 0.5,  # ...else this share of the judged queries (the rest is attacked)
@@ -118,8 +119,6 @@ POISONING_KEYS = {"passages": "ints", "tokens": "int", "iterations": "int", "poo
 
 
 def check_poisoning_keys(values: dict, where: str) -> None:
-    from .attacks.poisoning import ATTACKS  # one way only: attacks never imports families
-
     for key in ("attacks", "gated"):
         unknown = [a for a in values[key] if a not in ATTACKS]
         if unknown:

@@ -124,3 +124,23 @@ def test_a_cold_encode_shows_progress_without_dash_s(pytester, tmp_path, cranfie
     result.stdout.fnmatch_lines(["*robustest: encoding 1,400 documents with all-MiniLM-L6-v2 ...*1,400/1,400 (*"])
     quiet = cold_run("-q", "-q")
     assert quiet.ret == 0 and "encoding 1,400 documents" not in quiet.stdout.str()
+
+
+def test_a_robustest_project_running_only_its_unit_tests_loads_nothing(tmp_path):
+    """A project that configures robustest ([tool.robustest]) but runs a plain test: its
+    settings are checked, nothing heavy is imported, nothing printed; a bad key is one line."""
+    (tmp_path / "pyproject.toml").write_text("[tool.robustest.misspelling]\nthreshold = 0.3\n")
+    (tmp_path / "conftest.py").write_text(
+        "import sys\ndef pytest_sessionfinish(session):\n"
+        f"    print('HEAVY MODULES:', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    (tmp_path / "test_unit.py").write_text("def test_unit():\n    assert True\n")
+    result = run(["-m", "pytest", "-p", "no:cacheprovider", "-s"], tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "HEAVY MODULES: []" in result.stdout
+    assert [line for line in result.stdout.splitlines() if "robustest" in line.lower() and not line.startswith(("plugins:", "rootdir:"))] == []
+    (tmp_path / "pyproject.toml").write_text("[tool.robustest.misspelling]\ntreshold = 0.3\n")
+    bad = run(["-m", "pytest", "-p", "no:cacheprovider"], tmp_path)
+    assert bad.returncode == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in (bad.stdout + bad.stderr).splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and "unknown key 'treshold'" in errors[0] and "Traceback" not in bad.stderr, bad.stderr

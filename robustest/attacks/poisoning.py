@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import RobustestError
+from ..families import ATTACKS  # the names settings accept; each is implemented below
 from ..retrieval import CorpusIndex
 from .hotflip import HotFlipConfig, hotflip_passages
 from .injection import keyword_stuffing_passages, query_copy_passages, random_gold_passages
@@ -27,7 +28,6 @@ from .passages import AdversarialPassage
 from .store import PassageCache
 from .targets import KMEANS_ITERATIONS, AttackQueries, Cluster, as_index_vectors, cluster_queries
 
-ATTACKS = ("hotflip", "query_copy", "keyword_stuffing", "random_gold")
 CONTROL = "random_gold"
 KS = (5, 10, 20, 50)
 FORMAT_VERSION = 1  # bump when passage generation changes: it is part of the cache key

@@ -80,9 +80,11 @@ def pytest_configure(config: pytest.Config) -> None:
     run = config.stash[RUN] = Run(config, settings)
     run.active = cli["retriever"] is not None
     if run.active or any(v is not None for v in cli.values()) or has_project_table(config):
-        # A robustest user: check the family settings now, one clear line before collection.
+        # A robustest user: check the family settings now (cheap), one clear line before collection.
+        from ..families import family_configs, merge_tables
+
         try:
-            run.session
+            family_configs(merge_tables(project_table(config), settings.family_set or {}), seeds=settings.seeds, thresholds=settings.thresholds)
         except RobustestError as exc:
             raise pytest.UsageError(str(exc)) from None
 
