@@ -30,9 +30,10 @@ MARKERS = {
 class Run:
     """Per pytest run: the settings, and the session once robustest is active."""
 
-    def __init__(self, config: pytest.Config, settings: Settings):
+    def __init__(self, config: pytest.Config, settings: Settings, table: dict, table_error: RobustestError | None):
         self.config = config
         self.settings = settings
+        self.table, self.table_error = table, table_error  # [tool.robustest], or why it is unreadable
         self.active = False  # a robustest test was collected, or --retriever was given
         self._session = None
         self.errors: list[str] = []  # what could not be written at the end (save, html, trec)
@@ -42,7 +43,9 @@ class Run:
         if self._session is None:
             from .session import RobustestSession
 
-            self._session = RobustestSession(self.settings, project_table(self.config))
+            if self.table_error is not None:
+                raise self.table_error
+            self._session = RobustestSession(self.settings, self.table)
         return self._session
 
     @property
@@ -77,25 +80,22 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = Settings.from_sources(cli, ini)
     except RobustestError as exc:
         raise pytest.UsageError(str(exc)) from None
-    run = config.stash[RUN] = Run(config, settings)
+    try:
+        table, table_error = project_table(config), None
+    except RobustestError as exc:  # a malformed pyproject.toml is not ours to report unless robustest runs
+        table, table_error = {}, exc
+    run = config.stash[RUN] = Run(config, settings, table, table_error)
     run.active = cli["retriever"] is not None
-    if run.active or any(v is not None for v in cli.values()) or has_project_table(config):
+    if run.active or table or any(v is not None for v in cli.values()):
         # A robustest user: check the family settings now (cheap), one clear line before collection.
         from ..families import family_configs, merge_tables
 
         try:
-            family_configs(merge_tables(project_table(config), settings.family_set or {}), seeds=settings.seeds, thresholds=settings.thresholds)
+            if table_error is not None:
+                raise table_error
+            family_configs(merge_tables(table, settings.family_set or {}), seeds=settings.seeds, thresholds=settings.thresholds)
         except RobustestError as exc:
             raise pytest.UsageError(str(exc)) from None
-
-
-def has_project_table(config: pytest.Config) -> bool:
-    """Whether the project's pyproject.toml has a [tool.robustest] table (a malformed file is
-    not ours to report unless robustest runs)."""
-    try:
-        return bool(project_table(config))
-    except RobustestError:
-        return False
 
 
 def register_hypothesis_profiles(config: pytest.Config) -> None:
@@ -109,8 +109,7 @@ def register_hypothesis_profiles(config: pytest.Config) -> None:
 
 
 def project_table(config: pytest.Config) -> dict:
-    """`[tool.robustest]` of the project's pyproject.toml, if there is one (read only when
-    robustest runs: a project without robustest tests never has its file parsed by us)."""
+    """`[tool.robustest]` of the project's pyproject.toml, if there is one."""
     import sys
 
     if sys.version_info >= (3, 11):
