@@ -177,6 +177,8 @@ def install_progress(config: pytest.Config) -> None:
     capture does not swallow: a live line on a terminal, plain lines in CI logs."""
     from .. import progress
 
+    if config.pluginmanager.get_plugin("terminalreporter") is None:
+        return  # no terminal (-p no:terminal, an xdist worker): the default sink, stderr, stays
     writer = UncapturedWriter(config)
     stream = getattr(writer.writer, "_file", None)
     live = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
