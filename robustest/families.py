@@ -1,5 +1,7 @@
-"""Per-family gate settings: defaults, then `[tool.robustest.<family>]` in pyproject.toml,
-then the command line.
+"""The families registry (`FAMILIES`): every family robustest gates, in one place, with how
+it perturbs, its default threshold, its marker and property search; and the per-family
+settings: defaults, then `[tool.robustest.<family>]` in pyproject.toml, then the command line.
+A new family is one `Family` entry plus its operator (a sampler in perturb/).
 
 A gate asserts: the drop rate of the measure, (clean - perturbed) / clean averaged over the
 seeds, is at most `threshold`, judged on a paired bootstrap CI (pass / fail / inconclusive).
@@ -152,7 +154,6 @@ FAMILIES: dict[str, Family] = {
         ),
     )
 }
-PAPER_FAMILIES = ("misspelling", "reordering", "synonymizing", "paraphrasing", "naturalizing")
 DEFAULT_THRESHOLDS = {name: f.threshold for name, f in FAMILIES.items()}
 GROUPS = {"noise": "case, punctuation and whitespace noise"}
 
