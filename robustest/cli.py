@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "evaluate":
         from .plugin.outputs import write_outputs
         from .plugin.session import RobustestSession
-        from .plugin.summary import header_lines, outputs_lines, summary_lines
+        from .plugin.summary import header_lines, summary_lines
 
         settings = Settings.from_sources({name: getattr(args, name) for name, _, _ in options()}, {})
         session = RobustestSession(settings)
@@ -89,10 +89,10 @@ def run(args: argparse.Namespace) -> int:
         session.clean_evaluation
         for line in summary_lines(session):
             print(line)
-        errors = write_outputs(session)
-        for line in outputs_lines(settings, errors):
-            print(line, file=sys.stderr if errors else sys.stdout)
-        return 2 if errors else 0
+        outputs = write_outputs(session)
+        for line in outputs:
+            print(line, file=sys.stderr if line.startswith("ERROR") else sys.stdout)
+        return 2 if any(line.startswith("ERROR") for line in outputs) else 0
     elif args.command == "init":
         from .scaffold import copy_suites
 

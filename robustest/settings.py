@@ -206,6 +206,7 @@ class Settings:
     trec_run: str | None = setting(None, "write the clean run in TREC format (qid Q0 docid rank score tag) to this file", metavar="PATH")
     trec_perturbed: bool = setting(False, "with --robustest-trec-run: also write each family's perturbed runs beside it, one file per seed", parse_bool, flag=True)
     baseline: str | None = setting(None, "gate against this saved run (--robustest-save of an earlier checkpoint): same variant texts, paired comparison", metavar="RUN.json")
+    update_baseline: bool = setting(False, "replace the --robustest-baseline file with this run, only when every test passed (the accepted baseline moves forward)", parse_bool, flag=True)
     compare_to: str | None = setting(None, "gate against a second retriever measured in this session (any --retriever value)", metavar="ID")
     regression_tolerance: float = setting(0.02, "how much worse than the baseline passes: drop-rate points and clean-score points, as a fraction (0.02) or percent (2%)", parse_tolerance, metavar="T")
     geometry_sample: int = setting(2000, "geometry suite: corpus embeddings sampled (seeded) for IsoScore, average cosine and uniformity", parse_positive_int, metavar="N")
@@ -239,12 +240,27 @@ class Settings:
             )
         if self.baseline and self.compare_to:
             raise RobustestError("--robustest-baseline and --robustest-compare-to both name a reference; gate against one of them")
+        if self.update_baseline and not self.baseline:
+            raise RobustestError("--robustest-update-baseline replaces the --robustest-baseline file: name it with --robustest-baseline=RUN.json")
+        if self.save and self.baseline and not self.update_baseline and same_file(self.save, self.baseline):
+            # A failing run would overwrite the run it is gated against, and the next run would
+            # be gated against the failure.
+            raise RobustestError(
+                f"--robustest-save={self.save} is the baseline this run is gated against; save it elsewhere, "
+                "or pass --robustest-update-baseline to replace the baseline only when every test passes"
+            )
 
     def replace(self, **changes: Any) -> "Settings":
         return replace(self, **changes)
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def same_file(a: str, b: str) -> bool:
+    from pathlib import Path
+
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
 def options() -> list[tuple[str, Any, Option]]:

@@ -275,3 +275,39 @@ def test_encoder_settings_that_differ_from_the_baseline_are_named(tmp_path):
     reference = SavedReference(str(save_run(tmp_path / "base.json", run)))
     assert reference.config_changes({"dtype": "bfloat16", "pooling": "mean"}) == ["dtype float32 -> bfloat16"]
     assert reference.config_changes({"dtype": "float32", "pooling": "mean"}) == []
+
+
+def test_a_gated_run_never_overwrites_its_baseline(pytester, cache_dir, small_cranfield, tmp_path):
+    """Baselines are sacred: --robustest-save on the baseline's own path is refused at
+    start-up; --robustest-update-baseline replaces it only when every test passed."""
+    suite = str(SUITES / "test_effectiveness.py")
+
+    def run(*args):
+        return pytester.runpytest_subprocess(
+            suite, "-p", "no:cacheprovider", f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}", *args
+        )
+
+    base = tmp_path / "runs" / "latest.json"
+    base.parent.mkdir()
+    assert run(f"--robustest-save={base}").ret == 0
+    accepted = base.read_bytes()
+
+    from test_plugin import assert_one_clear_error
+
+    same = run(f"--robustest-baseline={base}", f"--robustest-save={tmp_path / 'runs' / '..' / 'runs' / 'latest.json'}")
+    assert_one_clear_error(same, "is the baseline this run is gated against", "--robustest-update-baseline")
+    assert same.ret == pytest.ExitCode.USAGE_ERROR and base.read_bytes() == accepted
+
+    failing = run(f"--robustest-baseline={base}", "--robustest-update-baseline", "--robustest-effectiveness-floor=0.99")
+    assert failing.ret == pytest.ExitCode.TESTS_FAILED
+    failing.stdout.fnmatch_lines([f"baseline {base} kept: this run did not pass*"])
+    assert base.read_bytes() == accepted
+
+    passing = run(f"--robustest-baseline={base}", "--robustest-update-baseline")
+    assert passing.ret == 0, passing.stdout.str()[-2000:]
+    passing.stdout.fnmatch_lines([f"baseline {base} replaced by this run (--robustest-update-baseline)"])
+    replaced = json.loads(base.read_text())
+    assert base.read_bytes() != accepted and replaced["comparison"]["reference"]["path"] == str(base)
+
+    lonely = run("--robustest-update-baseline")
+    assert_one_clear_error(lonely, "--robustest-update-baseline replaces the --robustest-baseline file")

@@ -36,7 +36,7 @@ class Run:
         self.table, self.table_error = table, table_error  # [tool.robustest], or why it is unreadable
         self.active = False  # a robustest test was collected, or --retriever was given
         self._session = None
-        self.errors: list[str] = []  # what could not be written at the end (save, html, trec)
+        self.outputs: list[str] = []  # what was written at the end (save, html, trec), or why not
 
     @property
     def session(self):
@@ -246,8 +246,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     from .outputs import write_outputs
 
-    run.errors = write_outputs(run.session)
-    if run.errors:
+    run.outputs = write_outputs(run.session, passed=session.exitstatus == pytest.ExitCode.OK)
+    if any(line.startswith("ERROR") for line in run.outputs):
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
@@ -255,12 +255,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     run = get_run(config)
     if not run.started or not run.session.measured:
         return
-    from .summary import outputs_lines, summary_lines
+    from .summary import summary_lines
 
     terminalreporter.section("robustest")
     for line in summary_lines(run.session):
         terminalreporter.line(line)
-    for line in outputs_lines(run.settings, run.errors):
+    for line in run.outputs:
         terminalreporter.line(line, red=line.startswith("ERROR"))
 
 

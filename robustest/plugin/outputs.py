@@ -5,34 +5,43 @@ from __future__ import annotations
 from ..errors import RobustestError
 
 
-def write_outputs(session) -> list[str]:
-    """Write what the settings ask for; return one message per file that could not be written."""
+def write_outputs(session, passed: bool = True) -> list[str]:
+    """Write what the settings ask for; return one line per file: where it went, or why not
+    ("ERROR: ..."). `passed`: every test of the run passed (the baseline may then move)."""
+    from ..runs import save_run
+    from ..settings import same_file
     from .record import run_file
 
-    s, errors = session.settings, []
-    run = run_file(session) if (s.save or s.html) else None
-    if s.save:
-        from ..runs import save_run
-
+    s, lines = session.settings, []
+    run = run_file(session) if (s.save or s.html or s.update_baseline) else None
+    if s.save and not (s.update_baseline and same_file(s.save, s.baseline)):
         try:
-            save_run(s.save, run)
+            lines.append(f"results saved to {save_run(s.save, run)}")
         except RobustestError as exc:
-            errors.append(f"results not saved: {exc}")
+            lines.append(f"ERROR: results not saved: {exc}")
+    if s.update_baseline and not passed:
+        lines.append(f"baseline {s.baseline} kept: this run did not pass, so it does not replace the accepted baseline")
+    elif s.update_baseline:
+        try:
+            lines.append(f"baseline {save_run(s.baseline, run)} replaced by this run (--robustest-update-baseline)")
+        except RobustestError as exc:
+            lines.append(f"ERROR: baseline not replaced: {exc}")
     if s.html:
         from ..report import write_html
 
         # The reference (a saved baseline or the --robustest-compare-to retriever) is drawn beside this run.
         reference = session.reference
         try:
-            write_html(run, s.html, None if reference is None else reference.run)
+            lines.append(f"HTML report written to {write_html(run, s.html, None if reference is None else reference.run)}")
         except RobustestError as exc:
-            errors.append(f"HTML report not written: {exc}")
+            lines.append(f"ERROR: HTML report not written: {exc}")
     if s.trec_run:
         try:
             write_trec_runs(session)
+            lines.append(f"TREC run written to {s.trec_run}")
         except RobustestError as exc:
-            errors.append(f"TREC run not written: {exc}")
-    return errors
+            lines.append(f"ERROR: TREC run not written: {exc}")
+    return lines
 
 
 def write_trec_runs(session) -> None:

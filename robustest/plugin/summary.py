@@ -118,14 +118,6 @@ def poisoning_lines(poisoning) -> list[str]:
     return lines
 
 
-def outputs_lines(settings, errors: list[str]) -> list[str]:
-    """Where the run was written, or why it was not."""
-    if errors:
-        return [f"ERROR: {e}" for e in errors]
-    written = [(settings.save, "results saved to"), (settings.html, "HTML report written to"), (settings.trec_run, "TREC run written to")]
-    return [f"{what} {path}" for path, what in written if path]
-
-
 def junit_properties(result) -> list[tuple[str, str]]:
     """(name, value) pairs of a gate or regression: estimate, CI, threshold, verdict."""
     name = result.name.replace(" ", "_")
