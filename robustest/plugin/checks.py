@@ -153,6 +153,11 @@ class Checks:
 
     # -- corpus poisoning ---------------------------------------------------------------------
     @property
+    def poisoning_started(self) -> bool:
+        """Whether a poisoning test measured anything (asking builds nothing)."""
+        return self._poisoning is not None and self._poisoning.started
+
+    @property
     def poisoning(self):
         """Poisoning gates and measurements (robustest.plugin.poisoning.PoisoningChecks)."""
         if self._poisoning is None:

@@ -235,8 +235,9 @@ def pytest_runtest_call(item: pytest.Item):
         yield
     from .summary import junit_properties
 
+    seen = {id(r) for r in before}
     for result in record.judged():
-        if id(result) not in {id(r) for r in before}:
+        if id(result) not in seen:
             item.user_properties.extend(junit_properties(result))
 
 

@@ -41,10 +41,9 @@ def summary_lines(session) -> list[str]:
         f"corpus embeddings cache: {cache}" + (f" ({index.cache_path})" if index.cache_path else ""),
     ]
     lines += [f"{m:>12} = {v:.4f}" for m, v in session.clean_evaluation.aggregate().items()]
-    poisoning = session.checks._poisoning
     lines += record.lines
-    if poisoning is not None and poisoning.started:
-        lines += poisoning_lines(poisoning)
+    if session.checks.poisoning_started:
+        lines += poisoning_lines(session.checks.poisoning)
     return lines + gate_lines(record) + regression_lines(session)
 
 
