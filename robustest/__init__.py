@@ -14,11 +14,16 @@ import importlib
 __version__ = "0.1.0"
 
 _PUBLIC = {
+    "Family": "robustest.families",
+    "register_family": "robustest.families",
+    "unregister_family": "robustest.families",
+    "NoLegalEdit": "robustest.perturb.base",
     "RobustnessError": "robustest.assertions",
     "assert_attack_success": "robustest.assertions",
     "assert_drop_rate": "robustest.assertions",
     "assert_invariant": "robustest.assertions",
     "assert_rank_stable": "robustest.assertions",
+    "assert_top_k_unchanged": "robustest.assertions",
     "CorpusIndex": "robustest.retrieval",
     "Evaluation": "robustest.retrieval",
     "LoadOptions": "robustest.retrievers.resolve",

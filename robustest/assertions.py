@@ -12,10 +12,14 @@ from typing import Sequence
 import numpy as np
 
 from .errors import INCONCLUSIVE_MODES, InconclusiveWarning, RobustnessError, enforce
-from .stability import FamilyRun, best_relevant_rank
+from .stability import FamilyRun
 from .stats import GateResult, evaluate_gate
 
-__all__ = ["INCONCLUSIVE_MODES", "InconclusiveWarning", "RobustnessError", "assert_attack_success", "assert_drop_rate", "assert_invariant", "assert_rank_stable", "format_gate", "format_rate_gate"]
+__all__ = [
+    "INCONCLUSIVE_MODES", "InconclusiveWarning", "RobustnessError", "assert_attack_success", "assert_drop_rate", "assert_invariant",
+    "assert_rank_stable", "assert_top_k_unchanged", "format_gate", "format_rate_gate", "require_perturbed",
+]
+MIN_QUERIES = 10  # a gate over fewer perturbed queries is no evidence either way
 
 
 def format_gate(gate: GateResult, worst: Sequence[dict] = ()) -> str:
@@ -37,15 +41,36 @@ def format_gate(gate: GateResult, worst: Sequence[dict] = ()) -> str:
     return "\n".join(lines)
 
 
-def _decide(gate: GateResult, run: FamilyRun, inconclusive: str) -> GateResult:
-    return enforce(gate, inconclusive, lambda g: format_gate(g, run.worst(5)), format_gate, stacklevel=4)
+def _decide(gate: GateResult, run: FamilyRun, inconclusive: str, format=format_gate) -> GateResult:
+    __tracebackhide__ = True
+    return enforce(gate, inconclusive, lambda g: format(g, run.worst(5)), format, stacklevel=4)
+
+
+def require_perturbed(run: FamilyRun, min_queries: int = MIN_QUERIES) -> None:
+    """Refuse to judge a run in which fewer than `min_queries` queries got a variant: a
+    perturbation that applies to almost nothing would otherwise pass by default."""
+    __tracebackhide__ = True
+    n = run.perturbed_queries
+    if n >= min_queries:
+        return
+    reasons = run.skip_reasons()
+    skipped = f"; {len(reasons)} had no variant, e.g. " + "; ".join(f"{q}: {why}" for q, why in list(reasons.items())[:2]) if reasons else ""
+    raise RobustnessError(
+        f"{run.family}: not judged - {n} of {len(run.qids)} queries were perturbed, fewer than min_queries = {min_queries}{skipped}. "
+        f"A gate over so few queries is no evidence either way: use more queries, a perturbation that applies to more of them, "
+        f"or a lower min_queries ([tool.robustest.{run.family}] min_queries = N, or min_queries= of the assertion)"
+    )
 
 
 def assert_drop_rate(
-    run: FamilyRun, threshold: float, *, confidence: float = 0.95, inconclusive: str = "pass", name: str | None = None
+    run: FamilyRun, threshold: float, *, confidence: float = 0.95, inconclusive: str = "pass", name: str | None = None,
+    min_queries: int = MIN_QUERIES,
 ) -> GateResult:
     """The paper's stability gate: drop rate (clean - perturbed) / clean of `run.measure`,
-    averaged over seeds, at most `threshold`, judged on a paired bootstrap CI over queries."""
+    averaged over seeds, at most `threshold`, judged on a paired bootstrap CI over queries.
+    Refuses to pass when fewer than `min_queries` queries were perturbed."""
+    __tracebackhide__ = True
+    require_perturbed(run, min_queries)
     gate = evaluate_gate(
         name or f"{run.family} drop rate",
         run.clean,
@@ -60,43 +85,92 @@ def assert_drop_rate(
 
 
 def rank_indicators(run: FamilyRun, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """1 where the best relevant document is in the top k: clean (n,) and perturbed (s, n),
-    kept to the queries whose clean top k holds a relevant document."""
-    clean_at = {q: i for i, q in enumerate(run.clean_evaluation.qids)}
-    clean = np.array([_in_top(run.clean_evaluation, clean_at[q], run.qrels[q], k) for q in run.qids], dtype=float)
-    perturbed = np.full(run.perturbed.shape, np.nan)
-    position = {q: i for i, q in enumerate(run.qids)}
-    row = 0
-    for s, p in enumerate(run.perturbations):
-        for v in p.variants:
-            perturbed[s, position[v.query_id]] = _in_top(run.evaluation, row, run.qrels[v.query_id], k)
-            row += 1
+    """1 where the best relevant document is in the top k: clean (n,) and perturbed (s, n,
+    NaN without a variant), kept to the queries whose clean top k holds a relevant document."""
+    clean_top, perturbed_top = run.rankings(k)
+    hit = lambda docs, q: float(any(run.qrels[q].get(d, 0) > 0 for d in docs))  # noqa: E731
+    clean = np.array([hit(clean_top[q], q) for q in run.qids])
+    perturbed = np.array([[np.nan if docs is None else hit(docs, q) for docs, q in zip(row, run.qids)] for row in perturbed_top])
     keep = clean == 1
     return clean[keep], perturbed[:, keep]
 
 
-def _in_top(evaluation, i: int, judged: dict[str, int], k: int) -> float:
-    rank = best_relevant_rank(evaluation, i, judged)
-    return float(rank is not None and rank <= k)
-
-
 def assert_rank_stable(
-    run: FamilyRun, k: int, threshold: float, *, confidence: float = 0.95, inconclusive: str = "pass"
+    run: FamilyRun, k: int, threshold: float, *, confidence: float = 0.95, inconclusive: str = "pass", min_queries: int = MIN_QUERIES
 ) -> GateResult:
-    """Of the queries with a relevant document in the clean top k, the share that lose it
-    under the perturbation is at most `threshold` (same CI and verdict logic as the drop rate)."""
-    depth = max((len(r) for r in run.evaluation.runs), default=0)
-    if k > depth:
-        raise ValueError(f"rank stability@{k} needs runs {k} deep, but {run.measure} scored only {depth}; use k <= {depth} or a deeper measure")
+    """Of the queries with a relevant document in the clean top k (any k: runs are deepened
+    when the measure's cutoff is shallower), the share that lose it under the perturbation is
+    at most `threshold` (same CI and verdict logic as the drop rate)."""
+    __tracebackhide__ = True
+    require_perturbed(run, min_queries)
     clean, perturbed = rank_indicators(run, k)
+    if clean.size == 0:
+        raise RobustnessError(f"{run.family}: no query has a relevant document in its clean top {k}; rank stability@{k} cannot be judged (use a larger k)")
     gate = evaluate_gate(
         f"{run.family} rank stability@{k}", clean, perturbed, threshold, seeds=run.seeds, family=run.family, measure=f"top-{k} hit", confidence=confidence
     )
     return _decide(gate, run, inconclusive)
 
 
-def assert_invariant(run: FamilyRun, delta: float) -> None:
+def assert_top_k_unchanged(
+    run: FamilyRun, k: int = 1, threshold: float = 0.0, *, confidence: float = 0.95, inconclusive: str = "pass",
+    min_queries: int = MIN_QUERIES, name: str | None = None,
+) -> GateResult:
+    """The perturbation leaves the top-k documents alone: the share of (query, seed) variants
+    whose set of top-k document ids differs from the clean query's is at most `threshold`,
+    judged on a bootstrap CI over queries. With the default `threshold=0`, one changed query is
+    a counterexample and fails; a tolerated share (e.g. 0.05) is judged on the CI. Relevance
+    judgements play no part: this is about which documents come back."""
+    __tracebackhide__ = True
+    from dataclasses import replace
+
+    from .stats import Verdict, evaluate_rate_gate
+
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k={k!r} must be a whole number >= 1")
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold={threshold!r} is a tolerated share of changed queries, in [0, 1]")
+    require_perturbed(run, min_queries)
+    clean_top, perturbed_top = run.rankings(k)
+    changed = np.array([[np.nan if docs is None else float(set(docs) != set(clean_top[q])) for docs, q in zip(row, run.qids)] for row in perturbed_top])
+    gate = evaluate_rate_gate(
+        name or f"{run.family} top-{k} unchanged", changed, threshold, seeds=run.seeds, statistic=f"top-{k} changed", family=run.family, confidence=confidence
+    )
+    if threshold == 0 and gate.drop_rate_mean > 0:  # "never" is refuted by one example: no interval needed
+        gate = replace(gate, verdict=Verdict.FAIL, note=f"{int(np.nansum(changed))} variant(s) changed the top {k}; the tolerated share is 0")
+    examples = _changed_examples(run, changed, clean_top, perturbed_top)
+    return enforce(gate, inconclusive, lambda g: format_top_k_gate(g, examples), format_top_k_gate, stacklevel=3)
+
+
+def _changed_examples(run: FamilyRun, changed: np.ndarray, clean_top, perturbed_top, n: int = 5) -> list[dict]:
+    position = {q: i for i, q in enumerate(run.qids)}
+    rows = []
+    for s, p in enumerate(run.perturbations):
+        for v in p.variants:
+            i = position[v.query_id]
+            if changed[s, i] == 1 and len(rows) < n:
+                rows.append({"query_id": v.query_id, "seed": p.seed, "original": v.original, "variant": v.text, "before": clean_top[v.query_id], "after": perturbed_top[s, i]})
+    return rows
+
+
+def format_top_k_gate(gate: GateResult, examples: Sequence[dict] = ()) -> str:
+    lo, hi = gate.drop_rate_ci
+    lines = [
+        f"{gate.name}: {gate.verdict.value.upper()} - {gate.drop_rate_mean * 100:.2f}% of variants changed the {gate.statistic.split()[0]} documents "
+        f"(tolerated {gate.threshold * 100:.1f}%, {gate.confidence:.0%} CI [{lo * 100:.2f}%, {hi * 100:.2f}%], {gate.n_queries} queries, "
+        f"seeds {', '.join(map(str, gate.seeds))})",
+        f"  {gate.note}",
+    ]
+    if examples:
+        lines.append("  changed (seed: original -> variant; top documents before -> after):")
+        lines += [f"    [{e['query_id']}, seed {e['seed']}] {e['original']!r} -> {e['variant']!r}: {e['before'][:5]} -> {e['after'][:5]}" for e in examples]
+    return "\n".join(lines)
+
+
+def assert_invariant(run: FamilyRun, delta: float, *, min_queries: int = MIN_QUERIES) -> None:
     """Per query and seed: the measure falls by at most `delta` (no statistics: every pair counts)."""
+    __tracebackhide__ = True
+    require_perturbed(run, min_queries)
     drops = run.clean[None, :] - run.perturbed
     bad = int(np.nansum(drops > delta))
     if bad:

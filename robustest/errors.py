@@ -34,6 +34,7 @@ def enforce(result, inconclusive: str, message, warning=None, *, stacklevel: int
     the same) the warning; each is called only when needed."""
     import warnings
 
+    __tracebackhide__ = True  # a failing gate's report shows the test, not this frame
     if inconclusive not in INCONCLUSIVE_MODES:
         raise ValueError(f"inconclusive={inconclusive!r} must be one of {INCONCLUSIVE_MODES}")
     verdict = result.verdict.value

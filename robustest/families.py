@@ -28,7 +28,9 @@ Why these default thresholds (policy, not measurements of any one model):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import re
+import sys
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from .errors import RobustestError
@@ -48,16 +50,23 @@ class MissingResource(Exception):
 class Family:
     """One entry of the registry: everything robustest needs to gate and search a family.
 
-    A family perturbs queries either with a `sampler` (query, rng) -> plan, or, when it needs
+    A family perturbs queries either with a `sampler(query, rng) -> plan`, or, when it needs
     a model, with `perturber(settings)` -> (queries, seed) -> Perturbed, built once per run.
+    A plan is a frozen value with a pure `apply(query) -> str` and `describe(query) -> str`;
+    a sampler raises `robustest.perturb.NoLegalEdit` for a query it cannot change.
     `search` names the Hypothesis strategy in robustest.strategies that the property search
     draws plans from, "variants" to check each variant of the family's run, None for none.
+
+    Users build one with `Family(name, sampler, threshold=...)`, `Family.substitutions(...)` or
+    `Family.from_function(...)` and add it with `register_family`; built-ins are made the same way.
     """
 
     name: str
-    threshold: float  # the default gate: maximum drop rate (poisoning: maximum ASR@k)
-    description: str  # the pytest marker's help
     sampler: Sampler | None = None
+    _: KW_ONLY
+    threshold: float = 0.10  # the default gate: maximum drop rate (poisoning: maximum ASR@k)
+    measure: str = "nDCG@10"
+    description: str = ""  # the pytest marker's help
     perturber: Callable[[Any], Perturber] | None = None
     search: str | None = None
     group: str | None = None  # a second marker shared by related families (noise)
@@ -69,6 +78,29 @@ class Family:
     @property
     def perturbs_queries(self) -> bool:
         return self.sampler is not None or self.perturber is not None
+
+    @classmethod
+    def substitutions(cls, table: Mapping[str, str], *, name: str, regex: bool = False, ignore_case: bool = True, **fields) -> "Family":
+        """A family that replaces each key of `table` found in a query by its value, e.g.
+        `Family.substitutions({"temperature": "temp"}, name="abbreviations", threshold=0.1)`.
+        Keys match whole words (case-insensitive by default), or are regular expressions with
+        `regex=True`. Deterministic: every seed makes the same variant."""
+        from .perturb.custom import substitution_sampler
+
+        fields.setdefault("description", f"substitutions ({', '.join(list(table)[:3])}{', ...' if len(table) > 3 else ''})")
+        return cls(name, substitution_sampler(table, regex=regex, ignore_case=ignore_case), **fields)
+
+    @classmethod
+    def from_function(cls, fn: Callable, *, name: str | None = None, **fields) -> "Family":
+        """A family from `fn(query) -> str`, or `fn(query, rng) -> str` for a random one (the
+        rng is seeded per seed, family and query, so runs repeat). Returning the query
+        unchanged, or raising NoLegalEdit, skips that query. `name` defaults to fn's name."""
+        name = name or getattr(fn, "__name__", "")
+        from .perturb.custom import function_sampler
+
+        doc = (getattr(fn, "__doc__", None) or "").strip().splitlines()
+        fields.setdefault("description", doc[0] if doc else f"queries rewritten by {name}")
+        return cls(name, function_sampler(fn, name), **fields)
 
 
 class SamplingPerturber:
@@ -139,23 +171,76 @@ def check_poisoning_keys(values: dict, where: str) -> None:
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("misspelling", 0.20, "query misspellings (the paper's six character operations)", sample_typos, search="typos"),
-        Family("reordering", 0.05, "two words of the query swapped", sample_swap, search="swaps"),
-        Family("synonymizing", 0.15, "WordNet synonym swaps", sample_synonyms, perturber=guarded_synonyms, search="synonym_swaps"),
-        Family("paraphrasing", 0.20, "model-written paraphrases (needs --robustest-paraphraser)", perturber=model_paraphrases, search="variants"),
-        Family("naturalizing", 0.10, "lowercased queries without stopwords", plan_naturalize, search="naturalized"),
-        Family("case", 0.05, "the whole query lower-, upper- or title-cased", sample_case, group="noise"),
-        Family("punctuation", 0.05, "punctuation removed", plan_punctuation, group="noise"),
-        Family("whitespace", 0.05, "a different run of whitespace between two words", sample_whitespace, group="noise"),
+        Family("misspelling", sample_typos, threshold=0.20, description="query misspellings (the paper's six character operations)", search="typos"),
+        Family("reordering", sample_swap, threshold=0.05, description="two words of the query swapped", search="swaps"),
+        Family("synonymizing", sample_synonyms, threshold=0.15, description="WordNet synonym swaps", perturber=guarded_synonyms, search="synonym_swaps"),
+        Family("paraphrasing", threshold=0.20, description="model-written paraphrases (needs --robustest-paraphraser)", perturber=model_paraphrases, search="variants"),
+        Family("naturalizing", plan_naturalize, threshold=0.10, description="lowercased queries without stopwords", search="naturalized"),
+        Family("case", sample_case, threshold=0.05, description="the whole query lower-, upper- or title-cased", group="noise"),
+        Family("punctuation", plan_punctuation, threshold=0.05, description="punctuation removed", group="noise"),
+        Family("whitespace", sample_whitespace, threshold=0.05, description="a different run of whitespace between two words", group="noise"),
         Family(
-            "poisoning", 0.30, "corpus poisoning: adversarial passages injected into the corpus (HotFlip, black-box), ASR@k gates",
+            "poisoning", threshold=0.30, description="corpus poisoning: adversarial passages injected into the corpus (HotFlip, black-box), ASR@k gates",
             own_keys=POISONING_KEYS, own_defaults=POISONING_DEFAULTS, config_defaults={"seeds": (1999, 5), "k": 20},
             check_keys=check_poisoning_keys,
         ),
     )
 }
-DEFAULT_THRESHOLDS = {name: f.threshold for name, f in FAMILIES.items()}
+BUILTIN = frozenset(FAMILIES)
+DEFAULT_THRESHOLDS = {name: f.threshold for name, f in FAMILIES.items()}  # the built-ins'
 GROUPS = {"noise": "case, punctuation and whitespace noise"}
+# Names a family cannot take: the plugin's other markers and the config keys of every family.
+RESERVED = {"robustest", "geometry", "robustest_property", "robustest_reference", *GROUPS}
+_REGISTERED_BY: dict[str, str] = {}  # custom family -> the module that registered it
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def register_family(family: Family, *, replace: bool = False) -> Family:
+    """Add `family` to the registry, beside the built-ins and treated exactly like them: its
+    gate in the shipped suites (`robustness.gate(name)`), its `-m` marker, its threshold in
+    `--robustest-thresholds` and `[tool.robustest.<name>]`, the seeds, the summary, Holm, the
+    run file, the HTML report and the baseline replay.
+
+    Call it when a conftest.py at the root of the tests (or a plugin) is imported: the
+    options and markers are read once pytest has loaded those. Registering the same name
+    again from the same module replaces the entry (a conftest imported twice); from
+    elsewhere it is an error unless `replace=True`. Returns the family."""
+    check_family(family)
+    origin = sys._getframe(1).f_globals.get("__name__", "?")
+    if family.name in FAMILIES and FAMILIES[family.name] is not family:
+        if family.name in BUILTIN:
+            raise RobustestError(f"{family.name!r} is a built-in family; give yours another name")
+        if not replace and _REGISTERED_BY.get(family.name) != origin:
+            raise RobustestError(f"a family {family.name!r} is already registered by {_REGISTERED_BY.get(family.name)}; pick another name or pass replace=True")
+    FAMILIES[family.name] = family
+    _REGISTERED_BY[family.name] = origin
+    return family
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family registered with `register_family` (built-ins stay)."""
+    if name in BUILTIN:
+        raise RobustestError(f"{name!r} is a built-in family and cannot be removed; deselect it with -m 'not {name}'")
+    FAMILIES.pop(name, None)
+    _REGISTERED_BY.pop(name, None)
+
+
+def check_family(family: Family) -> None:
+    """One clear error for each way a family definition can be unusable."""
+    if not isinstance(family, Family):
+        raise RobustestError(f"register_family takes a robustest.Family, got {type(family).__name__}; build one with Family(name, sampler, threshold=...)")
+    name = family.name
+    if not isinstance(name, str) or not NAME.match(name):
+        raise RobustestError(f"family name {name!r} must be letters, digits and underscores (it is a pytest marker and a TOML key), e.g. 'abbreviations'")
+    if name in RESERVED or name in KEYS:
+        raise RobustestError(f"family name {name!r} is taken by robustest ({', '.join(sorted(RESERVED | set(KEYS)))}); pick another")
+    if not family.perturbs_queries or not callable(family.sampler or family.perturber):
+        raise RobustestError(f"family {name!r} needs a sampler: a function (query, rng) -> plan, e.g. Family({name!r}, my_sampler)")
+    try:
+        parse_fraction(family.threshold)
+        parse_measure(family.measure)
+    except ValueError as exc:
+        raise RobustestError(f"family {name!r}: {exc}") from None
 
 
 def sampler(family: str) -> Sampler:
@@ -180,11 +265,97 @@ class FamilyConfig:
     k: int = 10  # property tests: a relevant document in the clean top k must stay there
     max_edits: int = 1  # property tests: edits per variant
     confidence: float = 0.95
+    min_queries: int = 10  # a gate over fewer perturbed queries refuses to pass
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-KEYS = {"threshold": float, "measure": str, "seeds": tuple, "k": int, "max_edits": int, "confidence": float}
-KINDS = {"int": int, "float": float, "str": str}
+# -- values of settings: each parser takes what TOML or the command line gives and returns the
+# value, or raises ValueError saying what is wrong and what to write instead.
+
+def parse_fraction(value: Any) -> float:
+    """A threshold or tolerance: a share in (0, 1]. `20` is refused as a percentage."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{value!r} is not a number; write a share between 0 and 1, e.g. 0.2")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number; write a share between 0 and 1, e.g. 0.2") from None
+    if 1 < number <= 100:
+        raise ValueError(f"{value!r} looks like a percentage: write {number / 100:.2f} (a share between 0 and 1)")
+    if not 0 < number <= 1:
+        raise ValueError(f"{value!r} must be a share in (0, 1], e.g. 0.2")
+    return number
+
+
+def parse_whole(value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{value!r} is not a whole number")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if number < minimum:
+        raise ValueError(f"{value!r} must be at least {minimum}")
+    return number
+
+
+def parse_seeds(value: Any) -> tuple[int, ...]:
+    """`1999,5,27` on the command line, `[1999, 5, 27]` in TOML (a string there is refused:
+    it is not a list of seeds, and iterating it would give one seed per character)."""
+    if isinstance(value, str):
+        parts = [v for v in value.split(",") if v.strip()]
+    elif isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        raise ValueError(f"{value!r} is not a list of seeds; write e.g. [1999, 5, 27]")
+    try:
+        seeds = tuple(parse_whole(v, minimum=0) for v in parts)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a list of whole numbers, e.g. 1999,5,27") from None
+    if not seeds:
+        raise ValueError("no seed given")
+    twice = sorted({s for s in seeds if seeds.count(s) > 1})
+    if twice:
+        raise ValueError(f"seed {', '.join(map(str, twice))} given twice: each seed is one independent draw of variants; drop the repeat")
+    return seeds
+
+
+def parse_seed_list(value: Any) -> tuple[int, ...]:
+    """Seeds in TOML: a list; a string such as "1999" is refused rather than read per character."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{value!r} is not a list; write seeds = [1999, 5, 27]")
+    return parse_seeds(value)
+
+
+def parse_confidence(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a number") from None
+    if not 0 < number < 1:
+        raise ValueError(f"{value!r} must be between 0 and 1, e.g. 0.95")
+    return number
+
+
+def parse_measure(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{value!r} is not a measure name, e.g. nDCG@10")
+    return value.strip()
+
+
+KEYS: dict[str, Callable[[Any], Any]] = {
+    "threshold": parse_fraction,
+    "measure": parse_measure,
+    "seeds": parse_seed_list,
+    "k": parse_whole,
+    "max_edits": parse_whole,
+    "confidence": parse_confidence,
+    "min_queries": parse_whole,
+}
+KINDS = {"int": lambda v: parse_whole(v, minimum=0), "float": parse_confidence, "str": parse_measure}
+CUSTOM_HINT = "a family of your own must be registered (robustest.register_family) in a conftest.py at the root of your tests or in a plugin"
 
 
 def family_configs(table: Mapping[str, Any], *, seeds=None, thresholds=None) -> dict[str, FamilyConfig]:
@@ -196,13 +367,16 @@ def family_configs(table: Mapping[str, Any], *, seeds=None, thresholds=None) -> 
     if unknown:
         raise RobustestError(
             f"[tool.robustest] has unknown key(s) {', '.join(sorted(unknown))}; "
-            f"use {', '.join(KEYS)} or a family table ({', '.join(FAMILIES)})"
+            f"use {', '.join(KEYS)} or a family table ({', '.join(FAMILIES)}); {CUSTOM_HINT}"
         )
+    unknown = sorted(set(thresholds or {}) - set(FAMILIES))
+    if unknown:
+        raise RobustestError(f"--robustest-thresholds: {', '.join(map(repr, unknown))} is not a family ({', '.join(FAMILIES)}); {CUSTOM_HINT}")
     configs = {}
     for name, entry in FAMILIES.items():
         own = dict(table.get(name, {}))
         extra = _checked_extra(entry, {k: own.pop(k) for k in list(own) if k in entry.own_keys})
-        values = {"threshold": entry.threshold, **entry.config_defaults, **_checked(common, "[tool.robustest]"), **_checked(own, f"[tool.robustest.{name}]")}
+        values = {"threshold": entry.threshold, "measure": entry.measure, **entry.config_defaults, **_checked(common, "[tool.robustest]"), **_checked(own, f"[tool.robustest.{name}]")}
         config = FamilyConfig(name, **values, extra=extra)
         cli = {"seeds": seeds} if seeds is not None else {}
         if thresholds and name in thresholds:
@@ -219,11 +393,9 @@ def _checked(values: Mapping[str, Any], where: str) -> dict[str, Any]:
             own = FAMILIES[family].own_keys if family in FAMILIES else {}
             raise RobustestError(f"{where}: unknown key {key!r}; use {', '.join([*KEYS, *own])}")
         try:
-            out[key] = tuple(int(v) for v in value) if KEYS[key] is tuple else KEYS[key](value)
-        except (TypeError, ValueError):
-            raise RobustestError(f"{where}: {key} = {value!r} is not a valid {KEYS[key].__name__}") from None
-    if "confidence" in out and not 0 < out["confidence"] < 1:
-        raise RobustestError(f"{where}: confidence = {out['confidence']} must be between 0 and 1")
+            out[key] = KEYS[key](value)
+        except ValueError as exc:
+            raise RobustestError(f"{where}: {key} = {value!r}: {exc}") from None
     return out
 
 
@@ -237,9 +409,10 @@ def _checked_extra(entry: Family, values: Mapping[str, Any]) -> dict[str, Any]:
         kind = entry.own_keys[key]
         try:
             if kind == "ints":
-                out[key] = tuple(int(v) for v in ([value] if isinstance(value, (int, str)) else value))
+                items = [value] if isinstance(value, (int, str)) else value
+                out[key] = tuple(parse_whole(v, minimum=0) for v in items)
             elif kind == "strs":
-                out[key] = tuple(str(v) for v in ([value] if isinstance(value, str) else value))
+                out[key] = tuple(parse_measure(v) for v in ([value] if isinstance(value, str) else value))
             else:
                 out[key] = KINDS[kind](value)
         except (TypeError, ValueError):
@@ -250,27 +423,18 @@ def _checked_extra(entry: Family, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_thresholds(value: str) -> dict[str, float]:
-    """`misspelling=0.2,reordering=0.05`."""
+    """`misspelling=0.2,reordering=0.05`. Family names are checked against the registry
+    later (`family_configs`): a conftest may register a family after the options are read."""
     out = {}
     for part in str(value).split(","):
         family, _, number = part.strip().partition("=")
-        if family not in FAMILIES:
-            raise ValueError(f"{family!r} is not a family ({', '.join(FAMILIES)})")
+        if not family or not number:
+            raise ValueError(f"{part!r}: write FAMILY=NUMBER, e.g. misspelling=0.2")
         try:
-            out[family] = float(number)
-        except ValueError:
-            raise ValueError(f"{part!r}: write FAMILY=NUMBER, e.g. misspelling=0.2") from None
+            out[family] = parse_fraction(number)
+        except ValueError as exc:
+            raise ValueError(f"{family}: {exc}") from None
     return out
-
-
-def parse_seeds(value: str) -> tuple[int, ...]:
-    try:
-        seeds = tuple(int(v) for v in str(value).split(",") if v.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not a comma-separated list of integers, e.g. 1999,5,27") from None
-    if not seeds:
-        raise ValueError("no seed given")
-    return seeds
 
 
 def parse_guard(value: str) -> float | None:
@@ -294,10 +458,11 @@ def parse_family_set(value: str) -> dict[str, dict[str, Any]]:
         family, _, key = name.partition(".")
         if not raw or not key:
             raise ValueError(f"{part!r}: write FAMILY.KEY=VALUE, e.g. misspelling.k=20")
-        if family not in FAMILIES:
-            raise ValueError(f"{family!r} is not a family ({', '.join(FAMILIES)})")
-        many = key == "seeds" or FAMILIES[family].own_keys.get(key) in ("ints", "strs")
-        table.setdefault(family, {})[key] = raw.split("/") if many else raw
+        # Family names are checked later, by family_configs (a conftest may register one).
+        own = FAMILIES[family].own_keys if family in FAMILIES else {}
+        many = own.get(key) in ("ints", "strs")
+        value = raw.split("/") if many or key == "seeds" else raw
+        table.setdefault(family, {})[key] = value
     return table
 
 

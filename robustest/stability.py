@@ -15,7 +15,7 @@ from .perturb.protocol import Perturbed, perturb_queries
 from .retrieval import CorpusIndex, Evaluation
 
 
-@dataclass
+@dataclass(repr=False)
 class FamilyRun:
     """Scores of one family: `perturbed[s, i]` is query `qids[i]` under seed `seeds[s]`
     (NaN where that query allowed no variant under that seed)."""
@@ -32,9 +32,52 @@ class FamilyRun:
     qrels: dict[str, dict[str, int]]
     index: CorpusIndex
 
+    def __repr__(self) -> str:
+        return (
+            f"FamilyRun({self.family}, {self.measure}, seeds {', '.join(map(str, self.seeds))}: "
+            f"{self.perturbed_queries} of {len(self.qids)} queries perturbed)"
+        )
+
     @property
     def skipped(self) -> int:
         return int(np.isnan(self.perturbed).sum())
+
+    @property
+    def perturbed_queries(self) -> int:
+        """Queries with a variant under at least one seed: what a gate over this run judges."""
+        return int((~np.isnan(self.perturbed)).any(axis=0).sum())
+
+    def skip_reasons(self) -> dict[str, str]:
+        """Why each query never got a variant (the first seed's reason)."""
+        never = {q for q, has in zip(self.qids, (~np.isnan(self.perturbed)).any(axis=0)) if not has}
+        reasons: dict[str, str] = {}
+        for p in self.perturbations:
+            for q, why in p.skipped.items():
+                if q in never:
+                    reasons.setdefault(q, why)
+        return {q: reasons.get(q, "no variant") for q in self.qids if q in never}
+
+    def rankings(self, k: int) -> tuple[dict[str, list[str]], np.ndarray]:
+        """The top-k document ids of each clean query, and of each variant as an object array
+        (seeds, queries) of lists, None where a query had no variant. Retrieves again only when
+        the scored runs stop short of k (they are as deep as the measure's cutoff)."""
+        depth = min((len(r) for r in self.evaluation.runs), default=0)
+        clean_depth = min((len(r) for r in self.clean_evaluation.runs), default=0)
+        texts = [(v.query_id, v.text) for p in self.perturbations for v in p.variants]
+        variant_runs = self.evaluation.runs if depth >= k else self.index.retrieve(texts, k=k)
+        if clean_depth >= k:
+            clean_runs = dict(zip(self.clean_evaluation.qids, self.clean_evaluation.runs))
+        else:
+            clean_runs = dict(zip(self.qids, self.index.retrieve([(q, t) for q, t in zip(self.clean_evaluation.qids, self.clean_evaluation.texts)], k=k)))
+        clean = {q: list(clean_runs[q])[:k] for q in self.qids}
+        perturbed = np.full(self.perturbed.shape, None, dtype=object)
+        position = {q: i for i, q in enumerate(self.qids)}
+        row = 0
+        for s, p in enumerate(self.perturbations):
+            for v in p.variants:
+                perturbed[s, position[v.query_id]] = list(variant_runs[row])[:k]
+                row += 1
+        return clean, perturbed
 
     def worst(self, n: int = 5) -> list[dict]:
         """The n (query, seed) pairs whose score fell most, with texts and the best relevant

@@ -602,9 +602,13 @@ def evaluate_rate_gate(
         v = v[None, :]
     if len(seeds) != v.shape[0]:
         raise ValueError(f"{len(seeds)} seed labels for {v.shape[0]} rows")
-    rates = v.mean(axis=1)
+    v = v[:, ~np.isnan(v).all(axis=0)]  # NaN: that query had no variant under that seed
+    if v.size == 0:
+        raise ValueError("no (seed, query) value to judge: every one is NaN")
+    rates = np.nanmean(v, axis=1)
     mean, std = summarize_seeds(rates)
-    estimate, (lo, hi), boot = bootstrap_seed_means(v, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    per_query = np.nanmean(v, axis=0)[None, :]  # each query's mean over the seeds it has
+    estimate, (lo, hi), boot = bootstrap_seed_means(per_query, n_resamples=n_resamples, confidence=confidence, seed=seed)
     outcome = verdict(lo, hi, threshold)
     note = verdict_note(outcome, ci_low=lo, ci_high=hi, estimate=estimate, threshold=threshold, n=v.shape[1], confidence=confidence)
     return GateResult(

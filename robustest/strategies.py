@@ -16,7 +16,7 @@ registers them, robustest.plugin.hooks).
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -26,7 +26,37 @@ from .perturb import typos as T
 from .perturb.wordops import GAPS, CASES, CasePlan, SwapPlan, WhitespacePlan, plan_naturalize, plan_punctuation
 from .perturb.words import split_words
 
-__all__ = ["typos", "swaps", "synonym_swaps", "case_changes", "whitespace", "naturalized", "punctuation_removed", "perturbed_queries", "plan_batches", "property_settings", "textattack"]
+__all__ = ["PerturbedQuery", "PlanBatch", "from_sampler", "typos", "swaps", "synonym_swaps", "case_changes", "whitespace", "naturalized", "punctuation_removed", "perturbed_queries", "plan_batches", "property_settings", "textattack"]
+
+
+class PerturbedQuery(NamedTuple):
+    """A drawn (query_id, query, plan); prints as the query and the plan's description, so a
+    falsifying example reads as what was done to which query."""
+
+    query_id: str
+    query: str
+    plan: Any
+
+    def __repr__(self) -> str:
+        return f"query {self.query_id} {self.query!r}: {_describe(self.plan, self.query)}"
+
+
+class PlanBatch(NamedTuple):
+    """A drawn (query_id, query, [plan, ...]) for one query."""
+
+    query_id: str
+    query: str
+    plans: list
+
+    def __repr__(self) -> str:
+        return f"query {self.query_id} {self.query!r}: [{'; '.join(_describe(p, self.query) for p in self.plans)}]"
+
+
+def _describe(plan: Any, query: str) -> str:
+    try:
+        return f"{plan.describe(query)} -> {plan.apply(query)!r}"
+    except Exception:  # noqa: BLE001 - a repr must not fail; the plan's own repr will do
+        return repr(plan)
 
 
 def _check_edits(min_edits: int, max_edits: int) -> None:
@@ -117,7 +147,7 @@ def _none(query: str, family: str):
 def perturbed_queries(
     queries: Mapping[str, str], plans: Callable[[str], st.SearchStrategy] = typos
 ) -> st.SearchStrategy[tuple[str, str, object]]:
-    """A `(query_id, query, plan)` triple: a query of `queries` (a dataset's `.queries`) and
+    """A `(query_id, query, plan)` triple (a `PerturbedQuery`): a query of `queries` (a dataset's `.queries`) and
     a plan drawn by `plans(query)`. Queries that allow no such plan are never drawn.
     Shrinks towards the first query id in sorted order, then towards the simplest plan."""
     from .perturb.base import NoLegalEdit
@@ -133,9 +163,31 @@ def perturbed_queries(
         ids = [q for q in sorted(queries) if allowed(q)]
         if not ids:
             raise InvalidArgument("none of the queries allows this perturbation")
-        return st.sampled_from(ids).flatmap(lambda q: plans(queries[q]).map(lambda plan: (q, queries[q], plan)))
+        return st.sampled_from(ids).flatmap(lambda q: plans(queries[q]).map(lambda plan: PerturbedQuery(q, queries[q], plan)))
 
     return st.deferred(build)
+
+
+def from_sampler(sampler: Callable) -> Callable[[str], st.SearchStrategy]:
+    """Plans of any sampler `(query, rng) -> plan` (a registered family's, or your own) as a
+    function `query -> strategy`, for `perturbed_queries` and `plan_batches`: each example
+    draws a seed for the rng. Shrinks towards seed 0; a sampler has no smaller edit to offer,
+    so write a strategy over your plan's parts when you want real shrinking."""
+    import random
+
+    from .perturb.base import NoLegalEdit
+
+    def plans(query: str) -> st.SearchStrategy:
+        def build():
+            try:
+                sampler(query, random.Random(0))
+            except NoLegalEdit as reason:
+                raise InvalidArgument(str(reason)) from None
+            return st.integers(0, 2**32 - 1).map(lambda seed: sampler(query, random.Random(seed)))
+
+        return st.deferred(build)
+
+    return plans
 
 
 def synonym_swaps(query: str, *, max_swaps: int = 1) -> st.SearchStrategy:
@@ -159,7 +211,7 @@ def plan_batches(queries: Mapping[str, str], plans: Callable[[str], st.SearchStr
     """`(query_id, query, [plan, ...])`: several distinct plans for one query, so a property
     can encode them in one batch. Shrinks towards one plan of the first query."""
     return perturbed_queries(queries, plans).flatmap(
-        lambda item: st.lists(plans(item[1]), min_size=1, max_size=max_size, unique=True).map(lambda batch: (item[0], item[1], batch))
+        lambda item: st.lists(plans(item[1]), min_size=1, max_size=max_size, unique=True).map(lambda batch: PlanBatch(item[0], item[1], batch))
     )
 
 

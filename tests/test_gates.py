@@ -68,14 +68,14 @@ def test_inconclusive_warns_or_fails_as_configured(index):
     queries = dict(list(tiny.dataset.queries.items())[:4])
     clean = tiny.evaluate(queries)
     run = run_family(tiny, "misspelling", PAPER_SEEDS, "nDCG@10", clean)
-    estimate = assert_drop_rate(run, 1.0).drop_rate_mean  # 4 queries: a wide CI around the estimate
+    estimate = assert_drop_rate(run, 1.0, min_queries=4).drop_rate_mean  # 4 queries: a wide CI around the estimate
     from robustest.assertions import InconclusiveWarning
 
     with pytest.warns(InconclusiveWarning, match="inconclusive"):
-        gate = assert_drop_rate(run, estimate + 1e-9)
+        gate = assert_drop_rate(run, estimate + 1e-9, min_queries=4)
     assert gate.verdict is Verdict.INCONCLUSIVE
     with pytest.raises(RobustnessError, match="INCONCLUSIVE"):
-        assert_drop_rate(run, estimate + 1e-9, inconclusive="fail")
+        assert_drop_rate(run, estimate + 1e-9, inconclusive="fail", min_queries=4)
 
 
 def test_family_configuration_layers():
@@ -88,8 +88,8 @@ def test_family_configuration_layers():
         family_configs({"misspelling": {"treshold": 0.3}})
     with pytest.raises(RobustestError, match="unknown key"):
         family_configs({"mispelling": {"threshold": 0.3}})
-    with pytest.raises(ValueError, match="not a family"):
-        parse_thresholds("typos=0.2")
+    with pytest.raises(RobustestError, match="not a family.*register_family"):
+        family_configs({}, thresholds=parse_thresholds("typos=0.2"))  # names are checked once conftests registered theirs
     cli = parse_family_set("misspelling.k=20,misspelling.measure=RR@10,case.seeds=1/2")
     merged = family_configs(merge_tables({"misspelling": {"k": 5, "threshold": 0.3}}, cli))
     assert (merged["misspelling"].k, merged["misspelling"].measure, merged["misspelling"].threshold) == (20, "RR@10", 0.3)
@@ -108,14 +108,14 @@ def test_suites_gate_fails_naming_the_family_and_saves_every_gate(pytester, cach
         "-c", str(pytester.path / "pyproject.toml"),
         f"--robustest-dataset={small_cranfield}",
         f"--robustest-cache-dir={cache_dir}",
-        "--robustest-thresholds=misspelling=-1",
+        "--robustest-thresholds=misspelling=0.001",
         "-m", "(misspelling or reordering) and not robustest_property",
         f"--robustest-save={out}",
     )
     result.assert_outcomes(failed=1, passed=1)  # every other suite's tests deselected, however many
     result.stdout.fnmatch_lines(
         [
-            "*misspelling drop rate: FAIL - drop rate of nDCG@10 * over seeds 1999, 5 (threshold -100.0%*",
+            "*misspelling drop rate: FAIL - drop rate of nDCG@10 * over seeds 1999, 5 (threshold 0.1%*",
             "*worst queries*",
             "*misspelling drop rate * fail",
             "*reordering drop rate * pass",

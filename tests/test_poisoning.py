@@ -52,17 +52,20 @@ def run_poisoning_suite(pytester, dataset, cache_dir, *args):
 
 def test_poisoning_suite_gates_reports_and_saves(pytester, small_cranfield, cache_dir, tmp_path):
     out = tmp_path / "run.json"
-    failing = run_poisoning_suite(pytester, small_cranfield, cache_dir, "--robustest-thresholds=poisoning=-0.01", f"--robustest-save={out}")
+    # 10 test queries cannot show ASR above a tiny threshold: inconclusive, made to fail
+    failing = run_poisoning_suite(
+        pytester, small_cranfield, cache_dir, "--robustest-thresholds=poisoning=0.001", "--robustest-inconclusive=fail", f"--robustest-save={out}"
+    )
     failing.assert_outcomes(passed=1, failed=1)
     failing.stdout.fnmatch_lines(
         [
-            "*poisoning hotflip ASR@20 N=3: FAIL - ASR@20 *% ± * over seeds 1999, 5 (threshold -1.0%, 95% CI *, 10 test queries, p = *",
+            "*poisoning hotflip ASR@20 N=3: INCONCLUSIVE - ASR@20 *% ± * over seeds 1999, 5 (threshold 0.1%, 95% CI *, 10 test queries, p = *",
             "*strongest adversarial passages (test queries each one reaches in the top 20 on its own):",
             "*corpus poisoning: 10 test queries attacked; attacker's queries: held out 10 of the 20 judged test queries (no train split)*",
             "*hotflip (N=3) *",
             "*random_gold (N=3) *",
             "*hotflip - random_gold (N=3): ASR@20 *points, 95% CI*",
-            "poisoning hotflip ASR@20 N=3 * fail",
+            "poisoning hotflip ASR@20 N=3 * inconclusive",
         ]
     )
     saved = json.loads(out.read_text())
@@ -78,7 +81,7 @@ def test_poisoning_suite_gates_reports_and_saves(pytester, small_cranfield, cach
     setup = saved["poisoning_setup"]
     assert setup["queries"]["train_queries"] == 10 and setup["hotflip"]["iterations"] == 2 and setup["hotflip"]["pool"] == 6
     (gate,) = saved["gates"]
-    assert gate["statistic"] == "ASR@20" and gate["verdict"] == "fail" and gate["family"] == "poisoning"
+    assert gate["statistic"] == "ASR@20" and gate["verdict"] == "inconclusive" and gate["family"] == "poisoning"
     # the same settings again: the passages come from the cache, a lenient threshold passes
     passing = run_poisoning_suite(pytester, small_cranfield, cache_dir, "--robustest-thresholds=poisoning=1")
     passing.assert_outcomes(passed=2)

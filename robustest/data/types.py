@@ -9,7 +9,7 @@ from functools import cached_property
 from ..fingerprints import digest_json, digest_strings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Dataset:
     """A corpus, its judged queries and their relevance judgements for one split.
 
@@ -29,6 +29,9 @@ class Dataset:
     dropped_queries: int = 0
     notes: tuple[str, ...] = field(default=())
     subsampled_from: int | None = None  # the judged queries before `subsample_queries`, if it cut any
+
+    def __repr__(self) -> str:  # never the content: a failing test prints its arguments
+        return f"Dataset({self.name} [{self.split}]: {len(self.doc_ids)} documents, {len(self.queries)} queries, fingerprint {self.fingerprint[:12]})"
 
     @property
     def documents(self) -> list[str]:

@@ -1,4 +1,15 @@
-"""What the shipped suites call: run a family once per session, gate it, search it.
+"""The `robustness` fixture: run a family once per session, gate it, search it. What the
+shipped suites call, and the public API for users' own checks:
+
+- `gate(family)`: the drop-rate gate (plus the regression check against a reference).
+- `top_k_unchanged(family, k=1, threshold=0.0)`, `rank_stable(family, k=None, threshold=...)`:
+  gates on which documents come back, recorded like `gate`.
+- `run(family)`: the family's `FamilyRun` (variants and scores over the seeds), made once.
+- `config(family)`, `seeds(family)`: the settings in force for a family.
+- `stable_queries(family, k=None)`, `keeps_relevant_in_top_k(family, qid, query, plans, k=None)`:
+  for property tests; `record_counterexample(family, message)` to report one yourself.
+
+Every gate refuses to pass when fewer than the family's `min_queries` queries were perturbed.
 
 Thin on purpose: the numbers come from stability.py, stats.py and comparison.py, the messages
 from assertions.py, the verdict policy from errors.enforce; this caches family runs, records
@@ -11,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ..assertions import assert_drop_rate
+from ..assertions import assert_drop_rate, assert_rank_stable, assert_top_k_unchanged
 from ..errors import RobustestError, RobustnessError, enforce
 from ..families import FamilyConfig, MissingResource, Perturber, perturber
-from ..stability import FamilyRun, best_relevant_rank, first_relevant, run_family
+from ..stability import FamilyRun, first_relevant, run_family
 from ..stats import GateResult
 
 
@@ -27,7 +38,15 @@ class Checks:
         self.search = None  # the running property search's progress.Task, set by the plugin
 
     def config(self, family: str) -> FamilyConfig:
+        if family not in self.session.families:
+            from ..families import CUSTOM_HINT, FAMILIES
+
+            raise RobustestError(f"{family!r} is not a family ({', '.join(FAMILIES)}); {CUSTOM_HINT}")
         return self.session.families[family]
+
+    def seeds(self, family: str) -> tuple[int, ...]:
+        """The perturbation seeds of `family` in this run (the paper's, or as configured)."""
+        return self.config(family).seeds
 
     def perturber(self, family: str) -> Perturber:
         """How this run makes one seed's variants of `family`. Built once: the synonym guard and
@@ -58,15 +77,41 @@ class Checks:
         """The population gate: drop rate at most the family's threshold; with a reference
         (--robustest-baseline, --robustest-compare-to) also no significant regression against
         it. Both are judged and recorded before either fails the test."""
+        __tracebackhide__ = True
         cfg = self.config(family)
+        return self._judge(family, lambda run: assert_drop_rate(run, cfg.threshold, **self._gate_options(cfg)), regression=True)
+
+    def top_k_unchanged(self, family: str, k: int = 1, threshold: float = 0.0):
+        """Gate: at most `threshold` of the variants change the set of top-k documents (with
+        0, one change fails). Recorded in the summary and the run file like `gate`."""
+        __tracebackhide__ = True
+        cfg = self.config(family)
+        return self._judge(family, lambda run: assert_top_k_unchanged(run, k, threshold, **self._gate_options(cfg)))
+
+    def rank_stable(self, family: str, k: int | None = None, threshold: float | None = None):
+        """Gate: of the queries with a relevant document in the clean top k (default: the
+        family's k), at most `threshold` (default: the family's) lose it."""
+        __tracebackhide__ = True
+        cfg = self.config(family)
+        limit = cfg.threshold if threshold is None else threshold
+        return self._judge(family, lambda run: assert_rank_stable(run, k or cfg.k, limit, **self._gate_options(cfg)))
+
+    def _gate_options(self, cfg: FamilyConfig) -> dict[str, Any]:
+        return {"confidence": cfg.confidence, "inconclusive": self.session.settings.inconclusive, "min_queries": cfg.min_queries}
+
+    def _judge(self, family: str, assertion, regression: bool = False) -> GateResult:
+        """Judge and record one gate (and, with a reference, the regression) before either fails."""
+        __tracebackhide__ = True
         failures, gate = [], None
         try:
-            gate = assert_drop_rate(self.run(family), cfg.threshold, confidence=cfg.confidence, inconclusive=self.session.settings.inconclusive)
-            self.record.gate(gate)
+            gate = self.record.gate(assertion(self.run(family)))
         except RobustnessError as failure:
-            self.record.gate(failure.gate)
+            if failure.gate is not None:
+                self.record.gate(failure.gate)
+            else:  # too few perturbed queries: nothing was measured, but the summary says why
+                self.record.not_judged[family] = str(failure)
             failures.append(failure)
-        if self.session.reference is not None:
+        if regression and self.session.reference is not None:
             try:
                 self.regression(family)
             except RobustnessError as failure:
@@ -107,41 +152,52 @@ class Checks:
         return enforce(result, self.session.settings.inconclusive, format_regression, stacklevel=4)
 
     # -- property search ----------------------------------------------------------------------
-    def stable_queries(self, family: str) -> dict[str, str]:
-        """Queries whose best relevant document is in the clean top k: the ones a
-        perturbation can push out. Others make the property vacuous."""
-        cfg = self.config(family)
+    def _k(self, family: str | None, k: int | None) -> int:
+        if k is not None:
+            return k
+        return self.config(family).k if family in self.session.families else 10
+
+    def stable_queries(self, family: str | None = None, k: int | None = None) -> dict[str, str]:
+        """Queries whose best relevant document is in the clean top k (default: the family's
+        k, else 10): the ones a perturbation can push out. Others make the property vacuous."""
+        depth = self._k(family, k)
         clean = self.session.clean_evaluation
         qrels = self.session.dataset.qrels
-        return {
-            q: t
-            for i, (q, t) in enumerate(zip(clean.qids, clean.texts))
-            if (rank := best_relevant_rank(clean, i, qrels[q])) is not None and rank <= cfg.k
-        }
+        runs = clean.runs if min((len(r) for r in clean.runs), default=0) >= depth else self.session.corpus_index.retrieve(list(zip(clean.qids, clean.texts)), k=depth)
+        return {q: t for q, t, run in zip(clean.qids, clean.texts, runs) if (rank := first_relevant(run, qrels[q])) is not None and rank <= depth}
 
-    def keeps_relevant_in_top_k(self, family: str, qid: str, query: str, plans: list[Any]) -> None:
-        """Retrieve every plan of one query in one batch; fail naming the worst one if a
-        relevant document leaves the top k. `target` steers Hypothesis to the worst plans."""
+    def keeps_relevant_in_top_k(self, family: str, qid: str, query: str, plans: list[Any], k: int | None = None) -> None:
+        """Retrieve every plan (a plan object, or a variant text) of one query in one batch;
+        fail naming the worst one if a relevant document leaves the top k (default: the
+        family's k, else 10). `family` labels the check: a registered family or any name.
+        `target` steers Hypothesis to the worst plans."""
+        __tracebackhide__ = True
         from hypothesis import target
 
-        cfg = self.config(family)
+        depth = self._k(family, k)
         index = self.session.corpus_index
         if self.search is not None:
             self.search.advance()
+        plans = [TextPlan(p) if isinstance(p, str) else p for p in plans]
         variants = [plan.apply(query) for plan in plans]
         runs = index.retrieve([(qid, query)] + [(qid, v) for v in variants])  # full depth: real ranks
         judged = self.session.dataset.qrels[qid]
         before, *ranks = [first_relevant(run, judged) for run in runs]
         worst = int(np.argmax([r or index.k + 1 for r in ranks]))
         target(float(ranks[worst] or index.k + 1), label="worst rank of the best relevant document")
-        if ranks[worst] is None or ranks[worst] > cfg.k:
+        if ranks[worst] is None or ranks[worst] > depth:
             after = ranks[worst] or f"beyond {index.k}"
             message = (
                 f"{family}: {plans[worst].describe(query)} moved the best relevant document of query {qid} "
-                f"from rank {before} to {after} (k = {cfg.k})\n  {query!r} -> {variants[worst]!r}"
+                f"from rank {before} to {after} (k = {depth})\n  {query!r} -> {variants[worst]!r}"
             )
-            self.record.counterexamples[family] = message  # the last one recorded is Hypothesis' shrunk example
+            self.record_counterexample(family, message)
             raise RobustnessError(message)
+
+    def record_counterexample(self, family: str, message: str) -> None:
+        """Report a counterexample in the summary and the run file. The last one recorded per
+        family is kept: under Hypothesis, that is the shrunk example."""
+        self.record.counterexamples[family] = message
 
     def no_resource_reason(self, family: str) -> str | None:
         """Why this run cannot perturb with `family` (e.g. no paraphrase model), None when it can."""
@@ -165,3 +221,16 @@ class Checks:
 
             self._poisoning = PoisoningChecks(self.session)
         return self._poisoning
+
+
+class TextPlan:
+    """A variant given as plain text, as a plan (so `keeps_relevant_in_top_k` takes both)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def apply(self, query: str) -> str:
+        return self.text
+
+    def describe(self, query: str) -> str:
+        return "the variant"

@@ -15,6 +15,7 @@ from ..errors import RobustestError
 from ..settings import Settings, escaped_help, ini_key, option_help, option_name, options
 
 RUN = pytest.StashKey["Run"]()
+MARKED = pytest.StashKey[set]()  # families whose marker is registered
 # Tests that request any of these need the model and the data: load both before they run.
 # (`dataset` is not among them: a project may have a fixture of that name; ours is only used
 # next to one of these.)
@@ -71,9 +72,9 @@ def pytest_configure(config: pytest.Config) -> None:
     register_hypothesis_profiles(config)  # before Hypothesis' own plugin loads --hypothesis-profile
     from ..families import FAMILIES, GROUPS
 
-    markers = {**MARKERS, **GROUPS, **{name: f.description for name, f in FAMILIES.items()}}
-    for name, description in markers.items():
+    for name, description in {**MARKERS, **GROUPS}.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    register_family_markers(config)
     cli = {name: config.getoption("robustest_" + name) for name, _, _ in options()}
     ini = {name: config.getini(ini_key(name)) for name, _, _ in options()}
     try:
@@ -96,6 +97,23 @@ def pytest_configure(config: pytest.Config) -> None:
             family_configs(merge_tables(table, settings.family_set or {}), seeds=settings.seeds, thresholds=settings.thresholds)
         except RobustestError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+def register_family_markers(config: pytest.Config) -> None:
+    """A marker per family of the registry, including families that conftests registered
+    since the last call (`-m abbreviations` works like `-m misspelling`)."""
+    from ..families import FAMILIES
+
+    known = config.stash.setdefault(MARKED, set())
+    for name, family in FAMILIES.items():
+        if name not in known:
+            config.addinivalue_line("markers", f"{name}: {family.description or name + ' (a registered family)'}")
+            known.add(name)
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    if RUN in collector.config.stash:  # families registered by a conftest of a subfolder
+        register_family_markers(collector.config)
 
 
 def register_hypothesis_profiles(config: pytest.Config) -> None:
@@ -144,12 +162,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             items[:] = [item for item in items if not item.get_closest_marker("robustest_reference")]
     if run.settings.properties == "strict":
         return
-    from ..errors import RobustnessError
-
     reason = "a counterexample is expected for real models; the gates decide (--robustest-properties=strict to fail)"
     for item in items:
         if item.get_closest_marker("robustest_property"):
-            item.add_marker(pytest.mark.xfail(raises=RobustnessError, strict=False, reason=reason))
+            # A plain `assert` in a user's property counts like a RobustnessError (a subclass).
+            item.add_marker(pytest.mark.xfail(raises=AssertionError, strict=False, reason=reason))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

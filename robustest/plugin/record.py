@@ -13,6 +13,7 @@ class Record:
         self.regressions: list = []  # comparison.Regression, the latest per name
         self.runs: dict = {}  # family -> stability.FamilyRun
         self.counterexamples: dict[str, str] = {}  # family -> the smallest one found
+        self.not_judged: dict[str, str] = {}  # family -> why its gate refused to judge (too few perturbed queries)
         self.extras: dict[str, Any] = {}  # run-file key -> value (random baseline, geometry, poisoning)
         self.lines: list[str] = []  # summary lines that go with the extras
         self.guard = None  # the synonym guard, once synonymizing has run
@@ -72,6 +73,7 @@ def run_file(session) -> dict[str, Any]:
             "regressions": [r.as_dict() for r in record.holm_regressions()],
         },
         "counterexamples": dict(record.counterexamples),
+        "not_judged": dict(record.not_judged),
         "synonym_guard": None if guard is None else {"threshold": guard.threshold, "accepted": guard.accepted, "rejected": guard.rejected},
         **record.extras,
     }

@@ -63,6 +63,7 @@ def gate_lines(record) -> list[str]:
             f"synonym guard (embedded MiniLM cosine >= {guard.threshold}): rejected {guard.rejection_rate:.1%} "
             f"of {guard.accepted + guard.rejected} drawn variants"
         )
+    lines += [f"not judged: {reason}" for reason in record.not_judged.values()]
     for family, example in record.counterexamples.items():
         lines.append(f"smallest counterexample found ({family}): {example}")
     return lines
