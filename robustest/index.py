@@ -18,6 +18,8 @@ class DenseSearcher:
 
         self.normalize = similarity == "cosine"
         vectors = prepare(embeddings, self.normalize)
+        if vectors.ndim != 2:
+            raise RobustestError(f"cannot index corpus vectors of shape {vectors.shape}: pass a 2-D array (documents, dimension)")
         index = faiss.IndexFlatIP(vectors.shape[1])
         if use_gpu:
             if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
@@ -26,9 +28,12 @@ class DenseSearcher:
             index = faiss.index_cpu_to_gpu(self._resources, 0, index)
         index.add(vectors)
         self.index = index
-        self.n_docs = vectors.shape[0]
+        self.n_docs, self.dimension = vectors.shape
 
     def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        shape = np.shape(query_vectors)
+        if len(shape) != 2 or shape[1] != self.dimension:  # FAISS would fail with a bare assertion
+            raise RobustestError(f"query vectors of shape {shape} do not fit an index of dimension {self.dimension}: pass (queries, {self.dimension})")
         scores, indices = self.index.search(prepare(query_vectors, self.normalize), min(k, self.n_docs))
         return scores, indices
 

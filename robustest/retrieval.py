@@ -18,6 +18,7 @@ from .data.types import Dataset
 from .errors import RobustestError
 from .index import DenseSearcher
 from .metrics import parse_measures, per_query
+from .retrievers.vectors import encode_checked
 
 DEFAULT_MEASURES = ("nDCG@10",)
 
@@ -41,6 +42,11 @@ class Evaluation:
     def by_query(self, measure: str) -> dict[str, float]:
         return dict(zip(self.qids, map(float, self.scores[measure])))
 
+    def __repr__(self) -> str:
+        # Sizes and means only: the default dataclass repr would print every text and run.
+        parts = [f"{len(self.qids):,} queries", *(f"{m}={self.mean(m):.3f}" for m in self.scores)]
+        return f"Evaluation({', '.join(parts)})"
+
 
 def depth_needed(measures: Iterable[str], k: int) -> int:
     """How deep the runs must go: the largest cutoff when every measure has one (nDCG@10
@@ -48,6 +54,11 @@ def depth_needed(measures: Iterable[str], k: int) -> int:
     the time of a perturbation run otherwise."""
     cutoffs = [m.params.get("cutoff") for m in parse_measures(measures)]
     return min(k, max(cutoffs)) if cutoffs and all(cutoffs) else k
+
+
+def clip(name: str, width: int = 60) -> str:
+    """A name that fits a repr (a local model's name is its full path)."""
+    return name if len(name) <= width else "..." + name[-(width - 3):]
 
 
 class CorpusIndex:
@@ -72,6 +83,12 @@ class CorpusIndex:
         self.embeddings: np.ndarray | None = None  # the corpus vectors (memory-mapped when cached)
         self._searcher = None
 
+    def __repr__(self) -> str:
+        # Never the texts or vectors; the dimension is known without encoding anything.
+        dim = self.embeddings.shape[1] if self.embeddings is not None else getattr(self.retriever, "dimension", None)
+        sizes = f"{len(self.dataset.doc_ids):,} docs" + (f", dim {dim}" if dim is not None else "") + f", k={self.k}"
+        return f"CorpusIndex({clip(self.retriever.name)} on {clip(self.dataset.name)}: {sizes})"
+
     @property
     def searcher(self):
         if self._searcher is None:
@@ -84,18 +101,15 @@ class CorpusIndex:
             return self.retriever.build_searcher(documents)
         parts = {"retriever": self.retriever.fingerprint, "corpus": self.dataset.corpus_fingerprint}
         what = f"{len(documents):,} documents with {self.retriever.name}"
-        result = self.cache.load_or_compute(parts, lambda: self._encode_corpus(documents), what=what)
+        dim = getattr(self.retriever, "dimension", None)
+        shape = (len(documents), dim) if isinstance(dim, int) else None  # an entry of another shape is damage
+        result = self.cache.load_or_compute(parts, lambda: self._encode_corpus(documents), what=what, shape=shape)
         self.cache_hit, self.cache_path, self.embeddings = result.hit, result.path, result.array
         return DenseSearcher(result.array, self.retriever.similarity, use_gpu=self.use_gpu)
 
     def _encode_corpus(self, documents: list[str]) -> np.ndarray:
-        vectors = np.asarray(self.retriever.encode_documents(documents), dtype=np.float32)
-        expected = (len(documents), self.retriever.dimension)
-        if vectors.shape != expected:
-            raise RobustestError(
-                f"{self.retriever.name}.encode_documents returned shape {vectors.shape}, expected {expected}"
-            )
-        return vectors
+        # Checked here, inside the cache's compute: bad vectors raise before anything is saved.
+        return encode_checked(self.retriever, "encode_documents", documents, self.dataset.doc_ids)
 
     def retrieve(self, queries: Sequence[tuple[str, str]], k: int | None = None) -> list[dict[str, float]]:
         """Top-k documents for each (query id, text), best first (k defaults to the index's)."""
@@ -103,11 +117,8 @@ class CorpusIndex:
         texts = [text for _, text in queries]
         extra = 1 if self.exclude_self_matches else 0
         if isinstance(self.searcher, DenseSearcher):
-            vectors = np.asarray(self.retriever.encode_queries(texts), dtype=np.float32)
-            if vectors.shape != (len(texts), self.retriever.dimension):
-                raise RobustestError(
-                    f"{self.retriever.name}.encode_queries returned shape {vectors.shape}, expected {(len(texts), self.retriever.dimension)}"
-                )
+            ids = [qid for qid, _ in queries]
+            vectors = encode_checked(self.retriever, "encode_queries", texts, ids, dimension=self.searcher.dimension)
             scores, indices = self.searcher.search(vectors, k + extra)
         else:
             scores, indices = self.searcher.search(texts, k + extra)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, NamedTuple
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -40,6 +40,9 @@ class PerturbedQuery(NamedTuple):
     def __repr__(self) -> str:
         return f"query {self.query_id} {self.query!r}: {_describe(self.plan, self.query)}"
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis prints draws with this
+        printer.text(repr(self))
+
 
 class PlanBatch(NamedTuple):
     """A drawn (query_id, query, [plan, ...]) for one query."""
@@ -50,6 +53,9 @@ class PlanBatch(NamedTuple):
 
     def __repr__(self) -> str:
         return f"query {self.query_id} {self.query!r}: [{'; '.join(_describe(p, self.query) for p in self.plans)}]"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
 
 
 def _describe(plan: Any, query: str) -> str:
@@ -220,8 +226,10 @@ def property_settings(**overrides) -> settings:
     deadline, slow generation tolerated. Call it where the test is defined (after pytest has
     loaded the Hypothesis profile), so `max_examples` and the rest follow the profile."""
     checks = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-    # One bug per search: a group of distinct failures would not be a RobustnessError.
-    return settings(deadline=None, suppress_health_check=checks, report_multiple_bugs=False, **overrides)
+    # One bug per search: a group of distinct failures would not be a RobustnessError. No
+    # "explain" phase: its report names robustest's own lines, which tells a user nothing.
+    options = {"deadline": None, "suppress_health_check": checks, "report_multiple_bugs": False, "phases": [p for p in Phase if p is not Phase.explain]}
+    return settings(**{**options, **overrides})
 
 
 def textattack(transformation, query: str, *, constraints=()) -> st.SearchStrategy:

@@ -8,8 +8,9 @@ import pytest
 
 from robustest.attacks.passages import AdversarialPassage
 from robustest.attacks.store import PassageCache
-from robustest.cache import ContentStore, EmbeddingCache
+from robustest.cache import ContentStore, EmbeddingCache, array_digest
 from robustest.errors import RobustestError
+from robustest.fingerprints import digest_json
 
 PARTS = {"retriever": "r" * 64, "corpus": "c" * 64}
 
@@ -84,9 +85,9 @@ def test_an_unwritable_cache_folder_says_how_to_fix_it(tmp_path):
 
 # -- the shared store: keys and layout as caches written before it have them ---------------
 
-EMBEDDING_KEY = "896b2d2710ca72a63c7d2ff95bd6a5f47b1762efc36344cac420fc8bea8c51c8"  # sha256 of {"format": 1, **PARTS}
+EMBEDDING_KEY = "aa7d918d731c703e7d2730ee0c90baf5f64ff98b6cb6c85017c1790bef6f5d09"  # sha256 of {"format": 2, **PARTS}
 PASSAGE_PARTS = {"attack": "hotflip", "seed": 1}
-PASSAGE_KEY = "ad1368ca5c5e1874d5bc48ce2d2cad91f39f2f6d4ae35e474b58bea38818de11"
+PASSAGE_KEY = "c83a9ed673707c92ea7ddc16da577f62c7d4f68e3251fc715f80ae6db3d03164"
 
 
 def passages():
@@ -97,7 +98,7 @@ def test_an_embedding_entry_written_by_hand_in_the_existing_layout_is_a_hit(tmp_
     folder = tmp_path / "embeddings"
     folder.mkdir()
     np.save(folder / f"{EMBEDDING_KEY}.npy", vectors(4))
-    (folder / f"{EMBEDDING_KEY}.json").write_text(json.dumps({"format": 1, "key": PARTS, "shape": [5, 3], "dtype": "float32", "created": 0}))
+    (folder / f"{EMBEDDING_KEY}.json").write_text(json.dumps({"format": 2, "key": PARTS, "shape": [5, 3], "dtype": "float32", "blake2b": array_digest(vectors(4)), "created": 0}))
     result = EmbeddingCache(tmp_path).load_or_compute(PARTS, lambda: pytest.fail("recomputed"))
     assert result.hit and result.path == folder / f"{EMBEDDING_KEY}.npy"
     np.testing.assert_array_equal(result.array, vectors(4))
@@ -108,9 +109,10 @@ def test_the_passage_cache_keeps_its_layout_and_reads_its_own_entries(tmp_path):
     path = tmp_path / "attacks" / f"{PASSAGE_KEY}.json"
     assert cache.path(PASSAGE_PARTS) == path
     assert cache.load_or_compute(PASSAGE_PARTS, passages) == (passages(), False)
-    assert json.loads(path.read_text()) == {"format": 1, "key": PASSAGE_PARTS, "passages": [p.as_dict() for p in passages()]}
+    records = [p.as_dict() for p in passages()]
+    assert json.loads(path.read_text()) == {"format": 2, "key": PASSAGE_PARTS, "passages": records, "sha256": digest_json(records)}
     assert PassageCache(tmp_path).load_or_compute(PASSAGE_PARTS, lambda: pytest.fail("recomputed")) == (passages(), True)
-    path.write_text('{"format": 1, "passages": [{"text": 1}]}')  # damaged: recomputed, rewritten
+    path.write_text('{"format": 2, "passages": [{"text": 1}]}')  # damaged: recomputed, rewritten
     assert PassageCache(tmp_path).load_or_compute(PASSAGE_PARTS, passages) == (passages(), False)
     assert PassageCache(None).path(PASSAGE_PARTS) is None
     assert PassageCache(None).load_or_compute(PASSAGE_PARTS, passages) == (passages(), False)

@@ -4,7 +4,8 @@ HotFlip passages take minutes to hours; the key is a digest of everything that c
 (the retriever's fingerprint, the dataset's fingerprint, the training queries, the attack and
 its parameters, the seed, and this format's version), so a changed model or setting never
 reads stale passages. Stored through the shared `ContentStore` (cache.py): written atomically
-under a lock; a damaged file is recomputed.
+under a lock, with the sha256 of the passages checked on load; a damaged file is reported
+(`CacheDamageWarning`) and recomputed.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from ..cache import ContentStore
+from ..cache import ContentStore, Damaged
+from ..fingerprints import digest_json
 from .passages import AdversarialPassage
 
-FORMAT = 1
+FORMAT = 2  # 2: records carry a checksum
 
 
 class PassageCache:
@@ -34,7 +36,8 @@ class PassageCache:
         """(passages, whether they came from the cache)."""
 
         def save(key: str, passages: list[AdversarialPassage]) -> list[AdversarialPassage]:
-            self.store.write_record(key, "json", parts, {"passages": [p.as_dict() for p in passages]})
+            records = [p.as_dict() for p in passages]
+            self.store.write_record(key, "json", parts, {"passages": records, "sha256": digest_json(records)})
             return passages
 
         return self.store.load_or_compute(
@@ -43,7 +46,12 @@ class PassageCache:
 
     def _load(self, key: str) -> list[AdversarialPassage] | None:
         record = self.store.read_record(key, "json")
+        if record is None:
+            return None
+        path = self.store.file(key, "json")
+        if "passages" not in record or digest_json(record["passages"]) != record.get("sha256"):
+            raise Damaged(path, "checksum mismatch")
         try:
             return [AdversarialPassage.from_dict(p) for p in record["passages"]]
-        except (ValueError, KeyError, TypeError):
-            return None  # None record (TypeError), or a damaged one
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise Damaged(path, f"not a list of passages: {exc!r}") from None

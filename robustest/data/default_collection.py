@@ -21,6 +21,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from ..cache import Damaged, warn_damaged
 from ..paths import cache_root, writable_dir
 from .wordnet import load_wordnet
 
@@ -35,6 +36,9 @@ MIN_QUERY_WORDS = 4
 # Lemmas with more senses than this (take, run, break...) would flood the corpus with
 # hard negatives for a handful of queries.
 MAX_SENSES = 12
+
+# What the manifest holds a checksum of.
+FILES = ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv", "qrels/train.tsv", "README.md")
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -72,18 +76,45 @@ Princeton University and LICENSEE agrees to preserve same.
 
 
 def default_collection_path(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cached BEIR folder of the default collection, built on first use."""
+    """The cached BEIR folder of the default collection, built on first use and rebuilt
+    (with a `CacheDamageWarning`) when its files do not match the manifest's checksums."""
     datasets = cache_root(cache_dir) / "datasets"
     target = datasets / f"{DEFAULT_DATASET_NAME}-v{BUILDER_VERSION}"
-    # The manifest is written last, so a folder without one is incomplete.
-    if (target / "manifest.json").is_file():
+    if _problem(target) is None:
         return target
     writable_dir(datasets, "dataset cache")
     # One builder at a time (pytest-xdist workers share the cache); the others wait and reuse.
     with FileLock(str(datasets / f"{target.name}.lock")):
-        if not (target / "manifest.json").is_file():
+        problem = _problem(target)  # judged again under the lock: a builder may just have swapped it in
+        if problem is not None:
+            if target.exists():
+                warn_damaged("default collection", Damaged(target, problem))
+            for leftover in datasets.glob(f".{target.name}-*"):  # a killed build's folder
+                shutil.rmtree(leftover, ignore_errors=True)
             build_default_collection(target, wordnet=load_wordnet(cache_dir))
     return target
+
+
+def _problem(target: Path) -> str | None:
+    """Why the collection at `target` cannot be used (None: it can). The manifest is written
+    last, so a folder without one is an interrupted build."""
+    try:
+        manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "no manifest.json"
+    except (OSError, ValueError) as exc:
+        return f"manifest.json unreadable: {exc}"
+    hashes = manifest.get("sha256") if isinstance(manifest, dict) else None
+    if not isinstance(hashes, dict) or set(hashes) != set(FILES) or manifest.get("builder_version") != BUILDER_VERSION:
+        return "manifest.json is not this builder's"
+    for name, digest in hashes.items():
+        try:
+            data = (target / name).read_bytes()
+        except OSError:
+            return f"cannot read {name}"
+        if hashlib.sha256(data).hexdigest() != digest:
+            return f"{name} does not match its checksum"
+    return None
 
 
 def build_default_collection(target_dir: str | os.PathLike, *, wordnet=None) -> Path:
@@ -109,14 +140,13 @@ def build_default_collection(target_dir: str | os.PathLike, *, wordnet=None) -> 
             "train_queries": len(train),
         }
         _write_text(tmp / "README.md", _readme(counts))
-        files = ["corpus.jsonl", "queries.jsonl", "qrels/test.tsv", "qrels/train.tsv", "README.md"]
         manifest = {
             "name": DEFAULT_DATASET_NAME,
             "builder_version": BUILDER_VERSION,
             "seed": SEED,
             "wordnet_version": wn.get_version(),
             "counts": counts,
-            "sha256": {f: hashlib.sha256((tmp / f).read_bytes()).hexdigest() for f in files},
+            "sha256": {f: hashlib.sha256((tmp / f).read_bytes()).hexdigest() for f in FILES},
         }
         _write_text(tmp / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         tmp.chmod(0o755)  # mkdtemp makes it private to us; the cache may be shared

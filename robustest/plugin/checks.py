@@ -37,6 +37,10 @@ class Checks:
         self._poisoning = None  # plugin.poisoning.PoisoningChecks, built when a poisoning test asks
         self.search = None  # the running property search's progress.Task, set by the plugin
 
+    def __repr__(self) -> str:  # a failing test prints its fixtures: say what this is, briefly
+        s = self.session.settings
+        return f"robustness(retriever {s.retriever}, dataset {s.dataset})"
+
     def config(self, family: str) -> FamilyConfig:
         if family not in self.session.families:
             from ..families import CUSTOM_HINT, FAMILIES

@@ -258,6 +258,15 @@ def pytest_runtest_call(item: pytest.Item):
             item.user_properties.extend(junit_properties(result))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A user mistake met inside a test (a retriever returning NaN, a bad family name) is
+    reported as its one-line message, not a frame dump: the message says what to fix."""
+    outcome = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(RobustestError):
+        outcome.get_result().longrepr = f"RobustestError: {call.excinfo.value}"
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     run = get_run(session.config)
     if not run.started or not run.session.measured:

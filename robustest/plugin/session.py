@@ -28,6 +28,9 @@ class RobustestSession:
         self.checks = Checks(self)
         self._clean_extra: dict = {}
 
+    def __repr__(self) -> str:
+        return f"RobustestSession(retriever {self.settings.retriever}, dataset {self.settings.dataset})"
+
     @cached_property
     def load_options(self):
         from ..retrievers.resolve import LoadOptions

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import RobustestError
 from ..fingerprints import digest_json
 from ..progress import file_lock, task
-from . import pooling
+from . import diagnose, pooling
 
 FINGERPRINT_VERSION = 1
 
@@ -222,12 +222,18 @@ def load_model(
         extra["trust_remote_code"] = True
     # Only dequantising is slow enough to report; a safetensors load takes a moment.
     what = f"dequantising {gguf_file}" + (" (once: kept as safetensors)" if converted is not None else "")
-    try:
-        with task(what, None, enabled=progress and bool(gguf_file)):
+    with task(what, None, enabled=progress and bool(gguf_file)), diagnose.quiet_weight_report():
+        # transformers raises many exception types for a broken folder: each becomes one line
+        # naming the folder, the file and the fix (diagnose.py).
+        try:
             tokenizer = AutoTokenizer.from_pretrained(model_dir, **extra)
-            model = AutoModel.from_pretrained(model_dir, dtype=getattr(torch, dtype), **extra)
-    except (OSError, ValueError) as exc:
-        raise RobustestError(f"cannot load a model from {model_dir}: {first_line(exc)}") from None
+        except Exception as exc:
+            raise diagnose.load_error(model_dir, gguf_file, "tokenizer", exc) from None
+        try:
+            model, info = AutoModel.from_pretrained(model_dir, dtype=getattr(torch, dtype), output_loading_info=True, **extra)
+        except Exception as exc:
+            raise diagnose.load_error(model_dir, gguf_file, "model", exc) from None
+    diagnose.check_weights_fit(model, info, model_dir, gguf_file)
     if gguf_file and converted is not None:
         save_converted(tokenizer, model, converted)
     return tokenizer, model
