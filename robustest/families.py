@@ -494,16 +494,6 @@ def parse_iterations(value: str) -> int:
     return number
 
 
-def parse_rate(value: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a number between 0 and 1, e.g. 0.3") from None
-    if not 0 <= number <= 1:
-        raise ValueError(f"{value!r} must be between 0 and 1 (a share of the test queries)")
-    return number
-
-
 # --robustest-poison-* option (a Settings field) -> poisoning key
 POISON_OPTIONS = {"poison_passages": "passages", "poison_length": "tokens", "poison_iterations": "iterations", "poison_pool": "pool"}
 

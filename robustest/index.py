@@ -12,6 +12,14 @@ import numpy as np
 from .errors import RobustestError
 
 
+def check_faiss_gpu() -> None:
+    """Asked before any encoding (the plugin's start-up), and again where the index is built."""
+    import faiss
+
+    if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
+        raise RobustestError("--robustest-faiss-gpu needs a FAISS GPU build and a GPU: pip install faiss-gpu-cu12 (instead of faiss-cpu), or drop the option")
+
+
 class DenseSearcher:
     def __init__(self, embeddings: np.ndarray, similarity: str, use_gpu: bool = False):
         import faiss
@@ -22,8 +30,7 @@ class DenseSearcher:
             raise RobustestError(f"cannot index corpus vectors of shape {vectors.shape}: pass a 2-D array (documents, dimension)")
         index = faiss.IndexFlatIP(vectors.shape[1])
         if use_gpu:
-            if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
-                raise RobustestError("--robustest-faiss-gpu needs a FAISS GPU build and a GPU: pip install faiss-gpu-cu12 (instead of faiss-cpu)")
+            check_faiss_gpu()
             self._resources = faiss.StandardGpuResources()
             index = faiss.index_cpu_to_gpu(self._resources, 0, index)
         index.add(vectors)

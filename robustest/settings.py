@@ -69,9 +69,14 @@ def parse_floor(value: str) -> tuple[str, float] | None:
         return None
     measure, _, number = text.rpartition(":")
     try:
-        return (measure or "", float(number))
+        floor = float(number)
     except ValueError:
         raise ValueError(f"{value!r} is not a number or MEASURE:NUMBER, e.g. nDCG@10:0.3") from None
+    if 1 < floor <= 100:
+        raise ValueError(f"{value!r}: {floor:g} looks like a percentage; scores are fractions: write {floor / 100:.2f}")
+    if not 0 <= floor <= 1:
+        raise ValueError(f"{value!r}: a score floor lies in [0, 1]")
+    return (measure or "", floor)
 
 
 def parse_optional_float(value: str) -> float | None:
@@ -92,9 +97,24 @@ def parse_tolerance(value: str) -> float:
         number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
         raise ValueError(f"{value!r} is not a number such as 0.02 or 2%") from None
+    if not text.endswith("%") and 1 <= number <= 100:
+        raise ValueError(f"{value!r} looks like a percentage: write {number / 100:.2f} or {text}%")
     if not 0 <= number < 1:
         raise ValueError(f"{value!r} must be at least 0 and below 1 (100%)")
     return number
+
+
+def parse_bounded(low: float, high: float, what: str) -> Callable[[str], float | None]:
+    """An optional number in [low, high], or none/off."""
+
+    def parse(value: str) -> float | None:
+        number = parse_optional_float(value)
+        if number is not None and not low <= number <= high:
+            raise ValueError(f"{value!r} is not {what} in [{low:g}, {high:g}] (or none)")
+        return number
+
+    parse.__name__ = f"parse_{what.replace(' ', '_')}"
+    return parse
 
 
 def parse_device(value: str) -> str:
@@ -200,7 +220,7 @@ class Settings:
     poison_iterations: int | None = setting(None, "corpus poisoning: HotFlip iterations per passage (default 30, CPU-sized; the paper: 5000)", _lazy("parse_iterations"), metavar="N")
     poison_pool: int | None = setting(None, "corpus poisoning: HotFlip candidates encoded per iteration (default 20; the paper: 100)", parse_positive_int, metavar="N")
     poison_seeds: tuple[int, ...] | None = setting(None, "corpus poisoning: attack seeds, each a full attack (default 1999,5)", _lazy("parse_seeds"), metavar="LIST")
-    poison_threshold: float | None = setting(None, "corpus poisoning: the gate's maximum ASR@20, a share of the test queries (default 0.3)", _lazy("parse_rate"), metavar="ASR")
+    poison_threshold: float | None = setting(None, "corpus poisoning: the gate's maximum ASR@20, a share of the test queries (default 0.3)", _lazy("parse_fraction"), metavar="ASR")
     save: str | None = setting(None, "write the run's results to this JSON file", metavar="PATH")
     html: str | None = setting(None, "write an HTML report of the run (tables and plots, one self-contained file) to this path", metavar="PATH")
     trec_run: str | None = setting(None, "write the clean run in TREC format (qid Q0 docid rank score tag) to this file", metavar="PATH")
@@ -210,8 +230,8 @@ class Settings:
     compare_to: str | None = setting(None, "gate against a second retriever measured in this session (any --retriever value)", metavar="ID")
     regression_tolerance: float = setting(0.02, "how much worse than the baseline passes: drop-rate points and clean-score points, as a fraction (0.02) or percent (2%)", parse_tolerance, metavar="T")
     geometry_sample: int = setting(2000, "geometry suite: corpus embeddings sampled (seeded) for IsoScore, average cosine and uniformity", parse_positive_int, metavar="N")
-    geometry_max_average_cosine: float | None = setting(None, "geometry suite: fail when the average cosine of random document pairs exceeds this (off by default)", parse_optional_float, metavar="COS")
-    geometry_min_isoscore: float | None = setting(None, "geometry suite: fail when the IsoScore of the corpus embeddings is below this (off by default)", parse_optional_float, metavar="ISO")
+    geometry_max_average_cosine: float | None = setting(None, "geometry suite: fail when the average cosine of random document pairs exceeds this (off by default)", parse_bounded(-1, 1, "a cosine"), metavar="COS")
+    geometry_min_isoscore: float | None = setting(None, "geometry suite: fail when the IsoScore of the corpus embeddings is below this (off by default)", parse_bounded(0, 1, "an IsoScore"), metavar="ISO")
 
     @classmethod
     def from_sources(cls, cli: dict[str, Any], ini: dict[str, str]) -> "Settings":
@@ -238,6 +258,12 @@ class Settings:
             raise RobustestError(
                 f"--robustest-effectiveness-floor names {floor[0]}, which is not measured; add it to --robustest-measures={','.join(self.measures + (floor[0],))}"
             )
+        shallow = [m for m in self.measures if cutoff(m) > self.top_k]
+        if shallow:
+            raise RobustestError(
+                f"--robustest-top-k={self.top_k} retrieves fewer documents than {', '.join(shallow)} scores; "
+                f"raise it to --robustest-top-k={max(map(cutoff, shallow))} or more"
+            )
         if self.baseline and self.compare_to:
             raise RobustestError("--robustest-baseline and --robustest-compare-to both name a reference; gate against one of them")
         if self.update_baseline and not self.baseline:
@@ -255,6 +281,36 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def cutoff(measure: str) -> int:
+    """The rank cutoff of a measure name (nDCG@10 -> 10), 0 for none; no ir-measures import."""
+    found = re.search(r"@(\d+)\s*$", measure)
+    return int(found.group(1)) if found else 0
+
+
+def check_output_paths(settings: Settings) -> None:
+    """Every file the run will write is checked before any work, and its folder created (as
+    pytest's --junitxml does): a bad path must not cost a whole run."""
+    from pathlib import Path
+
+    for name in ("save", "html", "trec_run"):
+        value = getattr(settings, name)
+        if not value:
+            continue
+        path = Path(value).expanduser()
+        if path.is_dir():
+            raise RobustestError(f"{option_name(name)}={value} is a folder; name a file in it, e.g. {path / ('run.json' if name == 'save' else 'report.html' if name == 'html' else 'run.trec')}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RobustestError(f"{option_name(name)}={value}: cannot create its folder {path.parent} ({exc.strerror or exc}); choose a writable path") from None
+        if not path.parent.is_dir():
+            raise RobustestError(f"{option_name(name)}={value}: {path.parent} is not a folder; choose a path in a folder")
+        import os
+
+        if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise RobustestError(f"{option_name(name)}={value} cannot be written (no permission); choose a writable path")
 
 
 def same_file(a: str, b: str) -> bool:

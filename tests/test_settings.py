@@ -30,6 +30,17 @@ def parser(name):
         ("no_cache", "maybe", "not true/false"),
         ("measures", "nDCG@ten", "not an ir-measures measure"),
         ("effectiveness_floor", "high", "MEASURE:NUMBER"),
+        # values that used to disable a gate without a word
+        ("thresholds", "misspelling=20", "looks like a percentage: write 0.20"),
+        ("thresholds", "misspelling=-0.1", "must be a share in (0, 1]"),
+        ("thresholds", "misspelling=true", "not a number"),
+        ("poison_threshold", "30", "looks like a percentage: write 0.30"),
+        ("regression_tolerance", "5", "looks like a percentage: write 0.05 or 5%"),
+        ("effectiveness_floor", "nDCG@10:30", "looks like a percentage"),
+        ("seeds", "1999,5,1999", "seed 1999 given twice"),
+        ("poison_seeds", "5,5", "seed 5 given twice"),
+        ("geometry_max_average_cosine", "2", "not a cosine in [-1, 1]"),
+        ("geometry_min_isoscore", "-0.5", "not an IsoScore in [0, 1]"),
     ],
 )
 def test_bad_ini_values_name_the_key(name, raw, message):
@@ -66,3 +77,66 @@ def test_combinations_are_checked():
         Settings.from_sources({"effectiveness_floor": ("nDCG@100", 0.3)}, {})
     with pytest.raises(RobustestError, match="--robustest-baseline and --robustest-compare-to"):
         Settings.from_sources({"baseline": "a.json", "compare_to": "bm25"}, {})
+
+
+def test_pyproject_values_are_type_checked():
+    from robustest.families import family_configs
+
+    cases = [
+        ({"seeds": "1999"}, "'1999' is not a list; write seeds = [1999, 5, 27]"),  # was read as seeds 1, 9, 9, 9
+        ({"seeds": [1999, 1999]}, "given twice"),
+        ({"threshold": True}, "True is not a number"),  # was read as 1.0
+        ({"misspelling": {"threshold": 20}}, "20 looks like a percentage: write 0.20"),  # was 2000%
+        ({"misspelling": {"threshold": -1}}, "must be a share in (0, 1]"),
+        ({"reordering": {"k": 2.5}}, "not a whole number"),
+        ({"min_queries": 0}, "must be at least 1"),
+        ({"confidence": 95}, "must be between 0 and 1"),
+        ({"case": {"measure": 10}}, "not a measure name"),
+    ]
+    for table, message in cases:
+        with pytest.raises(RobustestError) as info:
+            family_configs(table)
+        assert message in str(info.value), str(info.value)
+
+
+def test_a_family_measure_or_k_deeper_than_top_k_is_refused():
+    with pytest.raises(RobustestError, match="top-k=5 retrieves fewer documents than nDCG@10, R@100, RR@10 scores; raise it to --robustest-top-k=100"):
+        Settings.from_sources({"top_k": 5}, {})  # nDCG@10 would be scored on 5 documents
+    from robustest.plugin.session import RobustestSession
+
+    with pytest.raises(RobustestError, match="misspelling needs the top 50 documents .* raise --robustest-top-k to 50"):
+        RobustestSession(Settings(top_k=20, measures=("nDCG@10",)), {"misspelling": {"k": 50}})
+
+
+def test_output_paths_are_checked_and_their_folders_made_before_any_work(tmp_path):
+    from robustest.settings import check_output_paths
+
+    nested = tmp_path / "runs" / "2026" / "run.json"
+    check_output_paths(Settings(save=str(nested), html=str(tmp_path / "reports" / "r.html")))
+    assert nested.parent.is_dir() and (tmp_path / "reports").is_dir() and not nested.exists()
+    with pytest.raises(RobustestError, match="is a folder; name a file in it"):
+        check_output_paths(Settings(html=str(tmp_path)))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RobustestError, match="cannot create its folder"):
+        check_output_paths(Settings(trec_run=str(blocker / "run.trec")))
+
+
+@pytest.mark.parametrize("option,message", [
+    ("--robustest-faiss-gpu", "--robustest-faiss-gpu needs a FAISS GPU build and a GPU"),
+    ("--robustest-device=cuda", "asked for CUDA, but torch sees no GPU"),
+])
+def test_hardware_is_checked_before_anything_is_encoded(pytester, small_cranfield, tmp_path, option, message):
+    import torch
+
+    if option.endswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: --robustest-device=cuda is valid here")
+    pytester.makepyfile("def test_x(corpus_index):\n    corpus_index.searcher\n")
+    result = pytester.runpytest_subprocess(
+        option, f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={tmp_path / 'cache'}", "-p", "no:cacheprovider"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: *{message}*"])
+    output = result.stdout.str() + result.stderr.str()
+    assert "encoding" not in output and "Traceback" not in output
+    assert not (tmp_path / "cache" / "embeddings").exists() or not any((tmp_path / "cache" / "embeddings").iterdir())

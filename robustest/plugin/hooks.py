@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from ..errors import RobustestError
-from ..settings import Settings, escaped_help, ini_key, option_help, option_name, options
+from ..settings import Settings, check_output_paths, escaped_help, ini_key, option_help, option_name, options
 
 RUN = pytest.StashKey["Run"]()
 MARKED = pytest.StashKey[set]()  # families whose marker is registered
@@ -79,6 +79,7 @@ def pytest_configure(config: pytest.Config) -> None:
     ini = {name: config.getini(ini_key(name)) for name, _, _ in options()}
     try:
         settings = Settings.from_sources(cli, ini)
+        check_output_paths(settings)
     except RobustestError as exc:
         raise pytest.UsageError(str(exc)) from None
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from ..errors import RobustestError
 from ..settings import Settings
 
 
@@ -22,6 +23,7 @@ class RobustestSession:
         self.settings = settings
         table = merge_tables(project_table or {}, settings.family_set or {})
         self.families = family_configs(table, seeds=settings.seeds, thresholds=settings.thresholds)
+        check_depths(self.families, settings.top_k)
         self.cache_dir = cache_root(settings.cache_dir)
         self.measures: tuple[str, ...] = settings.measures
         self.record = Record()
@@ -112,6 +114,7 @@ class RobustestSession:
     def prepare(self) -> None:
         """Load what every robustest test needs, so user mistakes surface before any test runs."""
         self.resolution  # cheap checks first: a typo in --retriever should not wait for the data
+        check_hardware(self.settings)
         if not self.settings.no_cache:
             from ..cache import EmbeddingCache
 
@@ -133,3 +136,26 @@ class RobustestSession:
             "fingerprint": retriever.fingerprint,
         }
 
+
+def check_depths(families, top_k: int) -> None:
+    """Each family's measure and property k must fit in the documents retrieved per query."""
+    from ..settings import cutoff
+
+    for name, cfg in families.items():
+        need = max(cutoff(cfg.measure), cfg.k if cfg.family != "poisoning" else 0)
+        if need > top_k:
+            raise RobustestError(
+                f"{name} needs the top {need} documents ({cfg.measure}, k = {cfg.k}) but --robustest-top-k={top_k} "
+                f"retrieves fewer; raise --robustest-top-k to {need} or lower the family's measure cutoff or k"
+            )
+
+
+def check_hardware(settings: Settings) -> None:
+    """The device and a FAISS GPU exist, checked before anything is encoded."""
+    from ..retrievers.hf import resolve_device
+
+    resolve_device(settings.device)
+    if settings.faiss_gpu:
+        from ..index import check_faiss_gpu
+
+        check_faiss_gpu()
