@@ -222,7 +222,9 @@ def index_geometry(index, *, sample: int = DEFAULT_SAMPLE, pairs: int = DEFAULT_
     dataset = index.dataset
     qids, rows = positive_pairs(dataset)
     unique = list(dict.fromkeys(qids))
-    vectors = np.asarray(index.retriever.encode_queries([dataset.queries[q] for q in unique]), dtype=np.float64)
+    from .retrievers.vectors import encode_checked
+
+    vectors = encode_checked(index.retriever, "encode_queries", [dataset.queries[q] for q in unique], unique).astype(np.float64)
     position = {q: i for i, q in enumerate(unique)}
     query_vectors = vectors[[position[q] for q in qids]] if qids else None
     result = embedding_geometry(index.embeddings, query_vectors=query_vectors, positive_rows=rows, sample=sample, pairs=pairs, seed=seed)

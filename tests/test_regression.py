@@ -311,3 +311,27 @@ def test_a_gated_run_never_overwrites_its_baseline(pytester, cache_dir, small_cr
 
     lonely = run("--robustest-update-baseline")
     assert_one_clear_error(lonely, "--robustest-update-baseline replaces the --robustest-baseline file")
+
+
+def test_the_same_seeds_give_byte_identical_run_files_whatever_the_hash_seed(small_cranfield, cache_dir, tmp_path):
+    """Nothing in a run may depend on Python's string hashing (set order, hash()-seeded choices).
+    Plain subprocesses: pytester would add a different --basetemp to each command line."""
+    import os
+    import subprocess
+    import sys
+
+    out, saved = tmp_path / "run.json", []
+    command = [
+        sys.executable, "-m", "pytest", str(SUITES / "test_query_families.py"), "-q", "-p", "no:cacheprovider",
+        f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}", "--robustest-seeds=1999,5",
+        "-m", "(misspelling or synonymizing or whitespace) and not robustest_property", f"--robustest-save={out}",
+        "--robustest-thresholds=misspelling=1,synonymizing=1,whitespace=1",
+    ]
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "SOURCE_DATE_EPOCH": "1798675200"}
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        saved.append(tmp_path / f"run-{hash_seed}.json")
+        shutil.move(out, saved[-1])
+    assert saved[0].read_bytes() == saved[1].read_bytes()
+    assert json.loads(saved[0].read_text())["created"] == "2026-12-31T00:00:00Z"

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import RobustestError
 from ..families import ATTACKS  # the names settings accept; each is implemented below
 from ..retrieval import CorpusIndex
+from ..retrievers.vectors import encode_checked
 from .hotflip import HotFlipConfig, hotflip_passages
 from .injection import keyword_stuffing_passages, query_copy_passages, random_gold_passages
 from .passages import AdversarialPassage
@@ -60,7 +61,7 @@ class CleanRanking:
 def clean_ranking(index: CorpusIndex, test: dict[str, str], depth: int) -> CleanRanking:
     pairs = list(test.items())
     runs = index.retrieve(pairs, k=depth)
-    vectors = as_index_vectors(index.retriever.encode_queries([t for _, t in pairs]), index.retriever.similarity)
+    vectors = as_index_vectors(encode_checked(index.retriever, "encode_queries", [t for _, t in pairs], [q for q, _ in pairs]), index.retriever.similarity)
     return CleanRanking([q for q, _ in pairs], vectors, [np.fromiter(r.values(), dtype=np.float64) for r in runs], depth)
 
 
@@ -177,7 +178,7 @@ class Poisoning:
         if (seed, n) not in self._clusters:
             qids = list(self.queries.train)
             if self._train_vectors is None:
-                self._train_vectors = np.asarray(self.retriever.encode_queries([self.queries.train[q] for q in qids]), dtype=np.float32)
+                self._train_vectors = encode_checked(self.retriever, "encode_queries", [self.queries.train[q] for q in qids], qids)
             self._clusters[(seed, n)] = cluster_queries(qids, self._train_vectors, n, seed=seed, similarity=self.retriever.similarity)
         return self._clusters[(seed, n)]
 
@@ -225,7 +226,7 @@ class Poisoning:
             passages, hit = self.passages(attack, n, seed)
             if not hit:
                 seconds += time.perf_counter() - started
-            vectors = np.asarray(self.retriever.encode_documents([p.text for p in passages]), dtype=np.float32)
+            vectors = encode_checked(self.retriever, "encode_documents", [p.text for p in passages])
             seed_hits, seed_ranks = ranking.hits(vectors, similarity, self.ks)
             for k in self.ks:
                 hits[k][s] = seed_hits[k]

@@ -3,6 +3,7 @@ kept in memory as tests judge them and assembled into the run file (robustest.ru
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -57,7 +58,9 @@ def run_file(session) -> dict[str, Any]:
     return {
         "schema": RUN_SCHEMA,
         "robustest_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # SOURCE_DATE_EPOCH (the reproducible-builds convention) pins it: two runs with the same
+        # seeds then give byte-identical files.
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(os.environ.get("SOURCE_DATE_EPOCH") or time.time()))),
         "environment": environment(),
         "retriever": session.describe_retriever(),
         "dataset": session.dataset.describe(),
