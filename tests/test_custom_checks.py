@@ -222,3 +222,20 @@ def test_a_check_over_no_perturbed_query_fails_saying_why(pytester, cranfield_di
         "*lowercased: not judged - 0 of 225 queries were perturbed, fewer than min_queries = 10; 225 had no variant, e.g. *: lowercased leaves * unchanged*",
         "not judged: lowercased: not judged*",
     ])
+
+
+def test_the_shipped_suites_gate_a_registered_family(pytester, small_cranfield, cache_dir):
+    """`robustest init` copies the suites; a conftest beside them adds a family to their gates."""
+    from robustest.cli import main
+
+    assert main(["init", str(pytester.path / "suites")]) == 0
+    (pytester.path / "suites" / "conftest.py").write_text(
+        "from robustest import Family, register_family\n"
+        "register_family(Family.from_function(lambda q: q.replace(' of ', ' '), name='no_of', threshold=0.5))\n"
+    )
+    result = pytester.runpytest_subprocess(
+        str(pytester.path / "suites"), "-p", "no:cacheprovider", f"--rootdir={pytester.path}", "-m", "no_of", "-v",
+        f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}", "--robustest-seeds=1999",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_drop_rate?no_of?*", "*PASSED*", "*no_of drop rate * 50.0% * pass"])
