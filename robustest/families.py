@@ -34,6 +34,7 @@ from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from .errors import RobustestError
+from .settings import parse_fraction, parse_whole
 from .perturb.protocol import PAPER_SEEDS, Perturbed, Sampler, perturb_queries
 from .perturb.synonyms import sample_synonyms
 from .perturb.typos import sample_typos
@@ -271,33 +272,6 @@ class FamilyConfig:
 
 # -- values of settings: each parser takes what TOML or the command line gives and returns the
 # value, or raises ValueError saying what is wrong and what to write instead.
-
-def parse_fraction(value: Any) -> float:
-    """A threshold or tolerance: a share in (0, 1]. `20` is refused as a percentage."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"{value!r} is not a number; write a share between 0 and 1, e.g. 0.2")
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a number; write a share between 0 and 1, e.g. 0.2") from None
-    if 1 < number <= 100:
-        raise ValueError(f"{value!r} looks like a percentage: write {number / 100:.2f} (a share between 0 and 1)")
-    if not 0 < number <= 1:
-        raise ValueError(f"{value!r} must be a share in (0, 1], e.g. 0.2")
-    return number
-
-
-def parse_whole(value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
-        raise ValueError(f"{value!r} is not a whole number")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a whole number") from None
-    if number < minimum:
-        raise ValueError(f"{value!r} must be at least {minimum}")
-    return number
-
 
 def parse_seeds(value: Any) -> tuple[int, ...]:
     """`1999,5,27` on the command line, `[1999, 5, 27]` in TOML (a string there is refused:

@@ -18,13 +18,40 @@ from typing import Any, Callable
 from .errors import RobustestError
 
 
-def parse_positive_int(value: str) -> int:
+def parse_whole(value: Any, minimum: int = 1) -> int:
+    """A whole number >= minimum, from the command line or TOML (where `true` is not 1)."""
+    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{value!r} is not a whole number")
     try:
         number = int(value)
     except (TypeError, ValueError):
         raise ValueError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise ValueError(f"{value!r} must be at least 1")
+    if number < minimum:
+        raise ValueError(f"{value!r} must be at least {minimum}")
+    return number
+
+
+def parse_positive_int(value: str) -> int:
+    return parse_whole(value, 1)
+
+
+def refuse_percentage(value: Any, number: float, alternative: str = "") -> None:
+    """Shares are fractions: `20` meant as 20% would make a gate that never fails."""
+    if 1 < number <= 100 or (alternative and number == 1):
+        raise ValueError(f"{value!r} looks like a percentage: write {number / 100:.2f}{alternative} (a share between 0 and 1)")
+
+
+def parse_fraction(value: Any) -> float:
+    """A threshold: a share in (0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{value!r} is not a number; write a share between 0 and 1, e.g. 0.2")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number; write a share between 0 and 1, e.g. 0.2") from None
+    refuse_percentage(value, number)
+    if not 0 < number <= 1:
+        raise ValueError(f"{value!r} must be a share in (0, 1], e.g. 0.2")
     return number
 
 
@@ -72,8 +99,7 @@ def parse_floor(value: str) -> tuple[str, float] | None:
         floor = float(number)
     except ValueError:
         raise ValueError(f"{value!r} is not a number or MEASURE:NUMBER, e.g. nDCG@10:0.3") from None
-    if 1 < floor <= 100:
-        raise ValueError(f"{value!r}: {floor:g} looks like a percentage; scores are fractions: write {floor / 100:.2f}")
+    refuse_percentage(value, floor)
     if not 0 <= floor <= 1:
         raise ValueError(f"{value!r}: a score floor lies in [0, 1]")
     return (measure or "", floor)
@@ -97,8 +123,8 @@ def parse_tolerance(value: str) -> float:
         number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
         raise ValueError(f"{value!r} is not a number such as 0.02 or 2%") from None
-    if not text.endswith("%") and 1 <= number <= 100:
-        raise ValueError(f"{value!r} looks like a percentage: write {number / 100:.2f} or {text}%")
+    if not text.endswith("%"):
+        refuse_percentage(value, number, f" or {text}%")
     if not 0 <= number < 1:
         raise ValueError(f"{value!r} must be at least 0 and below 1 (100%)")
     return number
