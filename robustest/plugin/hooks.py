@@ -266,6 +266,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     if call.excinfo is not None and call.excinfo.errisinstance(RobustestError):
         outcome.get_result().longrepr = f"RobustestError: {call.excinfo.value}"
+        if call.when == "setup":  # a session fixture failed: every later test would repeat it
+            item.session.shouldstop = f"robustest: {call.excinfo.value}"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
