@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from robustest.assertions import RobustnessError, assert_drop_rate, assert_invariant, assert_rank_stable
+from robustest.assertions import RobustnessError, assert_drop_rate, assert_invariant, assert_rank_stable, assert_top_k_unchanged
 from robustest.cache import EmbeddingCache
 from robustest.data import load_beir
 from robustest.errors import RobustestError
@@ -58,6 +58,8 @@ def test_a_failing_gate_shows_the_numbers_and_the_worst_queries(misspelled):
 def test_rank_stability_and_invariance(misspelled):
     gate = assert_rank_stable(misspelled, 10, 1.0)
     assert gate.name == "misspelling rank stability@10" and 0 <= gate.drop_rate_mean <= 1
+    deeper = assert_rank_stable(misspelled, 30, 1.0)  # deeper than nDCG@10's runs: retrieved again
+    assert deeper.name == "misspelling rank stability@30" and deeper.n_queries >= gate.n_queries and 0 <= deeper.drop_rate_mean <= 1
     with pytest.raises(RobustnessError, match="lose more than 0.0 nDCG@10"):
         assert_invariant(misspelled, 0.0)
     assert_invariant(misspelled, 1.0)
@@ -164,3 +166,20 @@ def test_minilm_misspelling_drop_is_positive_and_significant(minilm, cache_dir, 
     gate = assert_drop_rate(run_family(index, "misspelling", PAPER_SEEDS, "nDCG@10", index.evaluate()), 1.0)
     assert gate.drop_rate_mean > 0 and gate.drop_rate_ci[0] > 0, gate
     assert len(gate.seed_drop_rates) == 5 and gate.drop_rate_std > 0
+
+
+def test_top_k_unchanged_is_about_document_identity(index):
+    clean = index.evaluate()
+    # MiniLM's tokenizer drops whitespace and case: the same tokens, the same documents
+    spaced = run_family(index, "whitespace", (1999, 5), "nDCG@10", clean)
+    gate = assert_top_k_unchanged(spaced, k=5)
+    assert gate.name == "whitespace top-5 unchanged" and gate.drop_rate_mean == 0 and gate.verdict is Verdict.PASS
+    swapped = run_family(index, "reordering", (1999, 5), "nDCG@10", clean)
+    with pytest.raises(RobustnessError, match=r"reordering top-3 unchanged: FAIL - [\d.]+% of variants changed the top-3 documents") as failure:
+        assert_top_k_unchanged(swapped, k=3)
+    changed = failure.value.gate.drop_rate_mean
+    assert 0 < changed < 1 and "changed (seed: original -> variant" in str(failure.value)
+    tolerant = assert_top_k_unchanged(swapped, k=3, threshold=1.0)  # everything tolerated: a pass on the CI
+    assert tolerant.verdict is Verdict.PASS and tolerant.drop_rate_mean == changed
+    with pytest.raises(RobustnessError, match="not judged - 20 of 20 queries were perturbed, fewer than min_queries = 21"):
+        assert_top_k_unchanged(spaced, k=1, min_queries=21)
