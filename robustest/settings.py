@@ -219,6 +219,7 @@ class Settings:
     device: str = setting("auto", "device for encoding: auto (CUDA when present), cpu, cuda, cuda:N", parse_device, metavar="DEVICE")
     dtype: str = setting("auto", "model dtype: auto (float32 on CPU, bfloat16/float16 on GPU), float32, bfloat16, float16", parse_choice("auto", "float32", "bfloat16", "float16"))
     batch_size: int = setting(32, "texts per forward pass", parse_positive_int, metavar="N")
+    threads: int | None = setting(None, "CPU threads torch uses (default: the CPUs this process may use, from its CPU affinity and cgroup quota; ROBUSTEST_THREADS, OMP_NUM_THREADS or MKL_NUM_THREADS when set)", parse_positive_int, metavar="N")
     pooling: str | None = setting(None, "override pooling: mean, cls, last, max, mean_no_prompt", parse_choice("mean", "cls", "last", "max", "mean_no_prompt"))
     max_length: int | None = setting(None, "override the maximum tokens per text", parse_positive_int, metavar="N")
     query_prompt: str | None = setting(None, "override the query prompt (prefixed verbatim; empty for none)", metavar="TEXT")

@@ -16,6 +16,7 @@ registers them, robustest.plugin.hooks).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Callable, Mapping, NamedTuple
 
 from hypothesis import HealthCheck, Phase, settings
@@ -74,21 +75,45 @@ def _check_edits(min_edits: int, max_edits: int) -> None:
         raise InvalidArgument(f"Cannot have max_edits={max_edits} < min_edits={min_edits}")
 
 
-def _typo_edits(query: str, ops: tuple[str, ...]) -> st.SearchStrategy[T.Typo]:
+# Hypothesis builds a fresh strategy for every draw of `perturbed_queries` and `plan_batches`
+# (their flatmap calls `plans(query)`, and validation runs the deferred build). So what a
+# build needs is computed once per query text and the built strategies are shared: a rebuild
+# is a cache hit, and a validated strategy is never validated again.
+
+
+@lru_cache(maxsize=65536)
+def _typo_pairs(query: str, ops: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """Every (word, op) pair of `query` with a legal edit, simplest op first (the order of
+    `ops`), then earliest word: the order examples shrink in."""
     words = split_words(query)
+    pairs = [(i, op) for i in T.editable_words(query) for op in ops if T.has_legal_edit(words[i].text, op)]
+    return tuple(sorted(pairs, key=lambda p: (ops.index(p[1]), p[0])))
+
+
+@lru_cache(maxsize=1024)
+def _edit_choices(word: str, op: str, index: int) -> st.SearchStrategy[T.Typo]:
+    # Bounded: substitute or insert alone make ~52 edits per letter (~60 kB for a 10-letter word).
+    return st.sampled_from(T.legal_edits(word, op, index))
+
+
+@st.composite  # defined once: decorating a function per query costs more than the draw
+def _typo_edit(draw, words: tuple, pairs: st.SearchStrategy[tuple[int, str]]) -> T.Typo:
+    i, op = draw(pairs)
+    return draw(_edit_choices(words[i].text, op, i))
+
+
+def _typo_edits(query: str, ops: tuple[str, ...]) -> st.SearchStrategy[T.Typo]:
     # Every (word, op) pair with a legal edit; positions and characters are drawn after it.
-    pairs = [(i, op) for i in T.editable_words(query) for op in ops if T.legal_edits(words[i].text, op)]
+    pairs = _typo_pairs(query, ops)
     if not pairs:
         raise InvalidArgument(f"no word of {query!r} can be misspelled by {', '.join(ops)} (stopwords and words under {T.MIN_WORD_LENGTH} letters are kept)")
-    # Shrink towards the simplest op first (the order of OPS), then the earliest word.
-    pairs.sort(key=lambda p: (ops.index(p[1]), p[0]))
+    return _typo_edit(split_words(query), st.sampled_from(pairs))
 
-    @st.composite
-    def edit(draw):
-        i, op = draw(st.sampled_from(pairs))
-        return draw(st.sampled_from(T.legal_edits(words[i].text, op, i)))
 
-    return edit()
+@lru_cache(maxsize=1024)
+def _typo_plans(query: str, min_edits: int, max_edits: int, ops: tuple[str, ...]) -> st.SearchStrategy[T.TypoPlan]:
+    edits = st.lists(_typo_edits(query, ops), min_size=min_edits, max_size=max_edits, unique_by=lambda e: e.word)
+    return edits.map(lambda chosen: T.TypoPlan(tuple(sorted(chosen))))
 
 
 def typos(query: str, *, min_edits: int = 1, max_edits: int = 1, ops: tuple[str, ...] = T.OPS) -> st.SearchStrategy[T.TypoPlan]:
@@ -104,23 +129,28 @@ def typos(query: str, *, min_edits: int = 1, max_edits: int = 1, ops: tuple[str,
         if not ops or set(ops) - set(T.OPS):
             raise InvalidArgument(f"ops={ops!r} must be a non-empty subset of {T.OPS}")
         ordered = tuple(op for op in T.OPS if op in ops)
-        edits = st.lists(_typo_edits(query, ordered), min_size=min_edits, max_size=max_edits, unique_by=lambda e: e.word)
-        return edits.map(lambda chosen: T.TypoPlan(tuple(sorted(chosen))))
+        return _typo_plans(query, min_edits, max_edits, ordered)
 
     return st.deferred(build)
+
+
+@lru_cache(maxsize=65536)
+def _swap_pairs(query: str) -> tuple[tuple[int, int], ...]:
+    words = [w.text for w in split_words(query)]
+    return tuple((i, j) for i in T.editable_words(query) for j in range(len(words)) if j != i and words[j] != words[i])
+
+
+@lru_cache(maxsize=1024)
+def _swap_plans(query: str) -> st.SearchStrategy[SwapPlan]:
+    pairs = _swap_pairs(query)
+    if not pairs:
+        raise InvalidArgument(f"no two different words of {query!r} can swap")
+    return st.sampled_from(pairs).map(lambda p: SwapPlan((p,)))
 
 
 def swaps(query: str) -> st.SearchStrategy[SwapPlan]:
     """One exchange of an editable word with another word of `query`. Shrinks towards the first words."""
-    words = [w.text for w in split_words(query)]
-    pairs = [(i, j) for i in T.editable_words(query) for j in range(len(words)) if j != i and words[j] != words[i]]
-
-    def build():
-        if not pairs:
-            raise InvalidArgument(f"no two different words of {query!r} can swap")
-        return st.sampled_from(pairs).map(lambda p: SwapPlan((p,)))
-
-    return st.deferred(build)
+    return st.deferred(lambda: _swap_plans(query))
 
 
 def case_changes(query: str) -> st.SearchStrategy[CasePlan]:
@@ -196,19 +226,32 @@ def from_sampler(sampler: Callable) -> Callable[[str], st.SearchStrategy]:
     return plans
 
 
+@lru_cache(maxsize=65536)
+def _synonym_options(query: str) -> tuple[tuple[int, str], ...]:
+    from .perturb.synonyms import synonym_candidates
+
+    words = split_words(query)
+    return tuple((i, c) for i in T.editable_words(query) for c in synonym_candidates(words[i].text))
+
+
+@lru_cache(maxsize=1024)
+def _synonym_plans(query: str, max_swaps: int) -> st.SearchStrategy:
+    from .perturb.synonyms import SynonymPlan
+
+    options = _synonym_options(query)
+    if not options:
+        raise InvalidArgument(f"no word of {query!r} has a WordNet synonym")
+    swaps = st.lists(st.sampled_from(options), min_size=1, max_size=max_swaps, unique_by=lambda o: o[0])
+    return swaps.map(lambda chosen: SynonymPlan(tuple(sorted(chosen))))
+
+
 def synonym_swaps(query: str, *, max_swaps: int = 1) -> st.SearchStrategy:
     """Replace up to `max_swaps` editable words by WordNet synonyms. Shrinks towards one swap
     of the first word, by its first synonym in sorted order."""
-    from .perturb.synonyms import SynonymPlan, synonym_candidates
 
     def build():
         _check_edits(1, max_swaps)
-        words = split_words(query)
-        options = [(i, c) for i in T.editable_words(query) for c in synonym_candidates(words[i].text)]
-        if not options:
-            raise InvalidArgument(f"no word of {query!r} has a WordNet synonym")
-        swaps = st.lists(st.sampled_from(options), min_size=1, max_size=max_swaps, unique_by=lambda o: o[0])
-        return swaps.map(lambda chosen: SynonymPlan(tuple(sorted(chosen))))
+        return _synonym_plans(query, max_swaps)
 
     return st.deferred(build)
 

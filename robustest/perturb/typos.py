@@ -21,6 +21,8 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterator
 
 from .base import NoLegalEdit
 from .words import english_stopwords, is_protected, replace_words, split_words
@@ -114,13 +116,23 @@ def is_legal(word: str, edit: Typo) -> bool:
     return typo_word(word, edit) != word
 
 
+def iter_legal_edits(word: str, op: str, index: int = 0) -> Iterator[Typo]:
+    """Every edit of `word` by `op` that changes it, position by position, lazily."""
+    for i in positions(word, op):
+        for c in chars(word, op, i) if op in CHAR_OPS else ("",):
+            if typo_word(word, e := Typo(index, op, i, c)) != word:
+                yield e
+
+
 def legal_edits(word: str, op: str, index: int = 0) -> list[Typo]:
     """Every edit of `word` by `op` that changes it, position by position."""
-    out = []
-    for i in positions(word, op):
-        written = chars(word, op, i) if op in CHAR_OPS else [""]
-        out += [e for c in written if typo_word(word, e := Typo(index, op, i, c)) != word]
-    return out
+    return list(iter_legal_edits(word, op, index))
+
+
+@lru_cache(maxsize=65536)
+def has_legal_edit(word: str, op: str) -> bool:
+    """`bool(legal_edits(word, op))` without listing them (up to 52 x length): stops at the first."""
+    return next(iter_legal_edits(word, op), None) is not None
 
 
 def variants(word: str, op: str) -> set[str]:

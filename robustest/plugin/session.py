@@ -42,6 +42,7 @@ class RobustestSession:
             device=s.device,
             dtype=s.dtype,
             batch_size=s.batch_size,
+            threads=s.threads,
             pooling=s.pooling,
             max_length=s.max_length,
             query_prompt=s.query_prompt,
@@ -70,6 +71,12 @@ class RobustestSession:
 
     @cached_property
     def retriever(self):
+        import sys
+
+        if self.settings.threads or "torch" in sys.modules:  # a module:factory retriever on torch too
+            from ..threads import configure_torch_threads
+
+            configure_torch_threads(self.settings.threads)
         return self.resolution.load(self.load_options)
 
     @cached_property

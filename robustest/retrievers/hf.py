@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import RobustestError
 from ..fingerprints import digest_json
 from ..progress import file_lock, task
+from ..threads import configure_torch_threads
 from . import diagnose, pooling
 
 FINGERPRINT_VERSION = 1
@@ -108,7 +109,11 @@ class HFEncoder:
         convert_cache: Path | None = None,
         revision: str | None = None,
         trust_remote_code: bool = False,
+        threads: int | None = None,
     ):
+        # Before the first forward pass: torch would otherwise start a thread per core of the
+        # host, however few CPUs this process was given (robustest.threads).
+        configure_torch_threads(threads)
         self.name = name
         self.revision = revision
         self.config = config

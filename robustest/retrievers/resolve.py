@@ -38,6 +38,7 @@ class LoadOptions:
     device: str = "auto"
     dtype: str = "auto"
     batch_size: int = 32
+    threads: int | None = None  # torch CPU threads; None: robustest.threads chooses
     pooling: str | None = None
     max_length: int | None = None
     # The dataset as the user gave it ('default', a BEIR folder, irds:<id>): it picks the task
@@ -144,6 +145,7 @@ class Resolution:
             device=opts.device,
             dtype=opts.dtype,
             batch_size=opts.batch_size,
+            threads=opts.threads,
             progress=opts.progress,
             convert_cache=opts.cache_dir / "models" if opts.cache_dir else None,
             revision=self.revision,
@@ -251,6 +253,11 @@ def resolve_factory(spec: str) -> Resolution:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise RobustestError(f"--retriever={spec}: cannot import module {module_name!r} ({first_line(exc)})") from None
+    except Exception as exc:  # the user's module failed while it ran (a syntax error, a raise at import)
+        where = f" at {exc.filename}:{exc.lineno}" if isinstance(exc, SyntaxError) and exc.filename else ""
+        raise RobustestError(
+            f"--retriever={spec}: importing module {module_name!r} raised {type(exc).__name__}{where}: {first_line(exc)}; fix that module"
+        ) from None
     if not hasattr(module, attr):
         raise RobustestError(f"--retriever={spec}: module {module_name!r} has no attribute {attr!r}")
     target = getattr(module, attr)
