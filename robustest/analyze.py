@@ -110,14 +110,21 @@ def read_factor_file(path: str | Path, column: str) -> dict[tuple[str, str | Non
             rows = list(reader)
     except OSError as exc:
         raise RobustestError(f"cannot read factor file {path} ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise RobustestError(f"factor file {path} is not utf-8 ({exc.reason} at byte {exc.start}); save it as utf-8 CSV") from None
+    except csv.Error as exc:
+        raise RobustestError(f"factor file {path} is not readable CSV ({exc}); save it as CSV with columns dataset, {column} and optionally query") from None
     for needed in ("dataset", column):
         if needed not in header:
             raise RobustestError(f"factor file {path} has no column {needed!r} (it has {', '.join(header) or 'none'}); it needs dataset, {column} and optionally query")
     query_col = "query" if "query" in header else ("query_id" if "query_id" in header else None)
     mapping = {}
-    for row in rows:
+    for line, row in enumerate(rows, start=2):  # line 1 is the header (a row spanning lines counts as one)
+        empty = [name for name in ("dataset", column) if not (row.get(name) or "").strip()]
+        if empty:
+            raise RobustestError(f"factor file {path}, row {line}: no {' and no '.join(empty)}; give every row a dataset and a {column}")
         qid = (row.get(query_col) or "").strip() if query_col else ""
-        mapping[(row["dataset"].strip(), qid or None)] = (row[column] or "").strip()
+        mapping[(row["dataset"].strip(), qid or None)] = row[column].strip()
     return mapping
 
 

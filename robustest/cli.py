@@ -33,8 +33,16 @@ def add_setting_options(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(*names, dest=name, type=argparse_type(option.parse), default=None, metavar=option.metavar, help=escaped_help(option.help))
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (what is wrong, where the options are listed), not
+    the whole usage block of the 40-odd evaluate options above it. Subcommands inherit it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="robustest", description="Robustness tests for dense retrievers.")
+    parser = Parser(prog="robustest", description="Robustness tests for dense retrievers.")
     commands = parser.add_subparsers(dest="command", required=True)
     setup = commands.add_parser("setup", help="prepare offline resources")
     setup.add_argument("resource", choices=["wordnet"])
@@ -77,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
             c = p.config
             print(f"{p.name:24} {p.hf_id:42} {c.pooling:15} {c.similarity:6} query prompt {c.query_prompt!r}")
     elif args.command == "evaluate":
+        import warnings
+
         from .plugin.outputs import write_outputs
         from .plugin.session import RobustestSession
         from .plugin.summary import header_lines, summary_lines
@@ -85,8 +95,15 @@ def run(args: argparse.Namespace) -> int:
         session = RobustestSession(settings)
         for line in header_lines(session):
             print(line)
-        session.prepare()
-        session.clean_evaluation
+        # A warning (a damaged cache entry rebuilt, an inconclusive gate) is one line, as in pytest's summary.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                session.prepare()
+                session.clean_evaluation
+            finally:
+                for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
+                    print(f"robustest: warning: {message}", file=sys.stderr)
         for line in summary_lines(session):
             print(line)
         outputs = write_outputs(session)

@@ -206,6 +206,7 @@ def register_family(family: Family, *, replace: bool = False) -> Family:
     options and markers are read once pytest has loaded those. Registering the same name
     again from the same module replaces the entry (a conftest imported twice); from
     elsewhere it is an error unless `replace=True`. Returns the family."""
+    __tracebackhide__ = True  # a bad definition in a conftest reports at the conftest's line
     check_family(family)
     origin = sys._getframe(1).f_globals.get("__name__", "?")
     if family.name in FAMILIES and FAMILIES[family.name] is not family:
@@ -228,6 +229,7 @@ def unregister_family(name: str) -> None:
 
 def check_family(family: Family) -> None:
     """One clear error for each way a family definition can be unusable."""
+    __tracebackhide__ = True
     if not isinstance(family, Family):
         raise RobustestError(f"register_family takes a robustest.Family, got {type(family).__name__}; build one with Family(name, sampler, threshold=...)")
     name = family.name
@@ -313,9 +315,21 @@ def parse_confidence(value: Any) -> float:
     return number
 
 
+def parse_text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{value!r} is not a non-empty string")
+    return value.strip()
+
+
 def parse_measure(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{value!r} is not a measure name, e.g. nDCG@10")
+    from .metrics import parse_measures  # ir-measures: imported only when a table names a measure
+
+    try:
+        parse_measures([value.strip()])
+    except RobustestError as exc:
+        raise ValueError(str(exc)) from None
     return value.strip()
 
 
@@ -328,7 +342,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "confidence": parse_confidence,
     "min_queries": parse_whole,
 }
-KINDS = {"int": lambda v: parse_whole(v, minimum=0), "float": parse_confidence, "str": parse_measure}
+KINDS = {"int": lambda v: parse_whole(v, minimum=0), "float": parse_confidence, "str": parse_text}
 CUSTOM_HINT = "a family of your own must be registered (robustest.register_family) in a conftest.py at the root of your tests or in a plugin"
 
 
@@ -386,7 +400,7 @@ def _checked_extra(entry: Family, values: Mapping[str, Any]) -> dict[str, Any]:
                 items = [value] if isinstance(value, (int, str)) else value
                 out[key] = tuple(parse_whole(v, minimum=0) for v in items)
             elif kind == "strs":
-                out[key] = tuple(parse_measure(v) for v in ([value] if isinstance(value, str) else value))
+                out[key] = tuple(parse_text(v) for v in ([value] if isinstance(value, str) else value))
             else:
                 out[key] = KINDS[kind](value)
         except (TypeError, ValueError):

@@ -39,7 +39,10 @@ def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # e.g. the parent is a file: there is no temporary file to remove
+            pass
         raise RobustestError(f"cannot write {path} ({exc.strerror or exc}); check that the folder exists and is writable") from None
 
 

@@ -236,12 +236,17 @@ def file_lock(path, waiting_for: str) -> Iterator[None]:
     """Hold the file lock at `path`; when another process holds it, say so once, then wait."""
     from filelock import FileLock, Timeout
 
+    from .errors import RobustestError
+
     lock = FileLock(str(path))
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        note(f"waiting for another process to finish {waiting_for} (lock {path})")
-        lock.acquire()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            note(f"waiting for another process to finish {waiting_for} (lock {path})")
+            lock.acquire()
+    except OSError as exc:  # a folder where the lock file belongs, a read-only cache
+        raise RobustestError(f"cannot lock {path} ({exc.strerror or exc}); remove it, or pass --robustest-cache-dir=DIR with a writable folder") from None
     try:
         yield
     finally:

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .errors import RobustestError
 from .files import atomic_write
 from .fingerprints import short
 
@@ -46,6 +47,9 @@ document.body.setAttribute("data-images-ok",ok?"yes":"no");});
 
 def write_html(run: Mapping[str, Any], path: str | Path, baseline: Mapping[str, Any] | None = None) -> Path:
     path = Path(path)
+    if not path.parent.is_dir():
+        what = "is a file, not a folder" if path.parent.exists() else "does not exist"
+        raise RobustestError(f"cannot write the HTML report {path}: {path.parent} {what}; create the folder or write the report elsewhere")
     page = render_html(run, baseline).encode("utf-8")
     atomic_write(path, lambda f: f.write(page))
     return path
@@ -178,26 +182,31 @@ def environment_rows(env: Any) -> list[tuple[str, str]]:
     if not isinstance(env, dict):
         return []
     rows = []
-    py, packages = env.get("python") or {}, env.get("packages") or {}
+
+    def part(key: str) -> dict:  # a hand-edited file may hold anything: a part that is no object is left out
+        value = env.get(key)
+        return value if isinstance(value, dict) else {}
+
+    py, packages = part("python"), part("packages")
     versions = [f"Python {py['version']}" + (f" ({py['implementation']})" if py.get("implementation") else "")] if py.get("version") else []
     versions += [f"{name} {v}" for name, v in packages.items() if v and name != "robustest"]
     if versions:
         rows.append(("versions", esc(", ".join(versions))))
-    m = env.get("machine") or {}
+    m = part("machine")
     if m:
         memory = m.get("memory_bytes")
         parts = [" ".join(str(m[k]) for k in ("system", "machine") if m.get(k)), m.get("processor"), f"{m['cpus']} CPUs" if m.get("cpus") else None,
                  f"{memory / 2**30:.1f} GiB" if is_number(memory) else None]  # fmt: skip
         rows.append(("machine", esc(", ".join(p for p in parts if p))))
-    if env.get("cuda_devices"):
-        rows.append(("CUDA", esc(", ".join(env["cuda_devices"]))))
+    if isinstance(env.get("cuda_devices"), list) and env["cuda_devices"]:
+        rows.append(("CUDA", esc(", ".join(map(str, env["cuda_devices"])))))
     git = env.get("git")
     if isinstance(git, dict) and git.get("commit"):
         text = f"<code>{esc(git['commit'][:12])}</code>" + (f" on {esc(git['branch'])}" if git.get("branch") else "")
         rows.append(("git commit", text + (" with uncommitted changes" if git.get("dirty") else "")))
     elif "git" in env:
         rows.append(("git commit", '<span class="muted">not in a git repository</span>'))
-    if env.get("command_line"):
+    if isinstance(env.get("command_line"), list) and env["command_line"]:
         import shlex
 
         rows.append(("command line", f"<code>{esc(shlex.join(str(a) for a in env['command_line']))}</code>"))
@@ -334,9 +343,11 @@ def regressions_table(rows: list[dict]) -> str:
 def comparison_section(comparison: Any) -> str:
     """The run's "comparison" block: {"reference", "tolerance", "regressions"}, as the session
     writes it (None when the run was not gated)."""
-    if not isinstance(comparison, dict) or not comparison.get("regressions"):
+    if not isinstance(comparison, dict) or not isinstance(comparison.get("regressions"), list):
         return ""
-    rows = comparison["regressions"]
+    rows = [r for r in comparison["regressions"] if isinstance(r, dict)]
+    if not rows:
+        return ""
     who = reference_text(comparison)
     sign = "Differences x100: this run's drop rate minus the baseline's, the baseline's clean score minus this run's; positive = worse."
     return "<h2>Comparison with the baseline</h2>\n" + f"<p>{who + '. ' if who else ''}{sign}</p>\n" + regressions_table(rows)
@@ -449,7 +460,11 @@ def worst_section(run: Mapping) -> str:
 
 
 def poisoning_section(poisoning: Any) -> str:
-    attacks = {k: v for k, v in (poisoning or {}).items() if isinstance(v, dict) and v.get("asr")}
+    attacks = {
+        k: {**v, "asr_std": v.get("asr_std") if _asr_table(v.get("asr_std")) else {}}
+        for k, v in (poisoning if isinstance(poisoning, dict) else {}).items()
+        if isinstance(v, dict) and v.get("asr") and _asr_table(v["asr"])
+    }
     if not attacks:
         return ""
     from .plots import asr_chart
@@ -457,7 +472,7 @@ def poisoning_section(poisoning: Any) -> str:
     ks = sorted({k for a in attacks.values() for k in a["asr"]}, key=lambda k: float(k))
     rows = []
     for name, a in attacks.items():
-        std = a.get("asr_std") or {}
+        std = a["asr_std"]
         rows.append(
             [esc(name), ncell(esc(a.get("n_passages", "–")))]
             + [ncell(f"{pct(a['asr'].get(k), 1)} ± {pct(std.get(k), 1)}" if k in a["asr"] else "–") for k in ks]
@@ -468,6 +483,16 @@ def poisoning_section(poisoning: Any) -> str:
         + f'<div class="plots">{image(asr_chart(attacks), "attack success rate per k")}</div>\n'
         + table(head, rows)
     )
+
+
+def _asr_table(asr: Any) -> bool:
+    """ASR@k as saved: {"20": share, ...}; anything else (a hand-edited file) is left out."""
+    if not isinstance(asr, dict):
+        return False
+    try:
+        return all(math.isfinite(float(k)) and is_number(v) for k, v in asr.items())
+    except ValueError:
+        return False
 
 
 def geometry_section(geometry: Any, baseline: Any = None) -> str:

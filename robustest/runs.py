@@ -91,6 +91,9 @@ def frozen_perturber(record: Mapping[str, Any], family: str) -> Callable[[Mappin
 def save_run(path: str | Path, run: Mapping[str, Any]) -> Path:
     """Write atomically: a crash mid-write leaves the previous file, never half a run."""
     path = Path(path)
+    if not path.parent.is_dir():
+        what = "is a file, not a folder" if path.parent.exists() else "does not exist"
+        raise RobustestError(f"cannot write the run file {path}: {path.parent} {what}; create the folder or save elsewhere")
     write_json(path, dict(run))
     return path
 
@@ -111,9 +114,13 @@ def load_run(path: str | Path) -> dict[str, Any]:
             f"run file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "it may be truncated or edited by hand: save it again with --robustest-save"
         ) from None
+    except RecursionError:
+        raise RobustestError(f"run file {path} is JSON nested too deeply to be a run file; save it again with --robustest-save") from None
     if not isinstance(run, dict) or "schema" not in run:
         raise RobustestError(f"{path} is not a robustest run file (no schema field); save one with --robustest-save")
     schema = run["schema"]
+    if type(schema) is not int:
+        raise RobustestError(f"run file {path} has schema {schema!r}, not a version number: it is damaged; save it again with --robustest-save")
     if schema != RUN_SCHEMA:
         from . import __version__
 
@@ -125,11 +132,70 @@ def load_run(path: str | Path) -> dict[str, Any]:
     missing = [k for k in REQUIRED if k not in run]
     if missing:
         raise RobustestError(f"run file {path} lacks {', '.join(missing)}: it is damaged; save it again with --robustest-save")
+    problem = shape_problem(run)
+    if problem:
+        raise RobustestError(f"run file {path}: {problem}: it is damaged; save it again with --robustest-save")
+    return run
+
+
+# The JSON type of each top-level key a reader relies on (optional keys may also be null).
+SHAPES = {"retriever": dict, "dataset": dict, "effectiveness": dict, "per_query": dict, "families": dict}
+OPTIONAL_SHAPES = {"environment": dict, "settings": dict, "queries": dict, "gates": list, "comparison": dict, "poisoning": dict, "geometry": dict}
+NAMES = {dict: "an object", list: "a list", str: "a string"}
+
+
+def shape_problem(run: Mapping[str, Any]) -> str | None:
+    """What is wrong with the structure of a run (a value of the wrong JSON type), or None.
+    Only the structure readers walk: a hand-edited file fails here, not halfway into a report."""
+
+    def wrong(where: str, value: Any, kind: type) -> str | None:
+        return None if isinstance(value, kind) else f"{where} is {_json_type(value)}, not {NAMES[kind]}"
+
+    for key, kind in SHAPES.items():
+        problem = wrong(key, run[key], kind)
+        if problem:
+            return problem
+    for key, kind in OPTIONAL_SHAPES.items():
+        if run.get(key) is not None and (problem := wrong(key, run[key], kind)):
+            return problem
+    for name, value in run["effectiveness"].items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"effectiveness {name} is {_json_type(value)}, not a number"
+    for measure, scores in run["per_query"].items():
+        if problem := wrong(f"per_query {measure}", scores, dict):
+            return problem
+    for i, gate in enumerate(run.get("gates") or []):
+        if problem := wrong(f"gate {i + 1}", gate, dict):
+            return problem
     for family, record in run["families"].items():
+        if problem := wrong(f"family {family}", record, dict):
+            return problem
         absent = [k for k in ("measure", "seeds", "clean", "variants", "perturbed") if k not in record]
         if absent:
-            raise RobustestError(f"run file {path}: family {family} lacks {', '.join(absent)}: it is damaged; save it again")
-    return run
+            return f"family {family} lacks {', '.join(absent)}"
+        for key, kind in (("seeds", list), ("clean", dict), ("variants", dict), ("perturbed", dict)):
+            if problem := wrong(f"family {family} {key}", record[key], kind):
+                return problem
+        for seed, by_query in record["variants"].items():
+            if problem := wrong(f"family {family} variants of seed {seed}", by_query, dict):
+                return problem
+            for qid, variant in by_query.items():
+                if not isinstance(variant, dict) or not isinstance(variant.get("text"), str):
+                    return f"family {family} variant of query {qid} (seed {seed}) is not an object with a text"
+        for seed, by_query in record["perturbed"].items():
+            if problem := wrong(f"family {family} perturbed scores of seed {seed}", by_query, dict):
+                return problem
+    return None
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return NAMES.get(type(value), type(value).__name__)
 
 
 def check_same_dataset(baseline: Mapping[str, Any], dataset: Mapping[str, Any], origin: str) -> None:

@@ -250,7 +250,8 @@ def synonym_swaps(query: str, *, max_swaps: int = 1) -> st.SearchStrategy:
     of the first word, by its first synonym in sorted order."""
 
     def build():
-        _check_edits(1, max_swaps)
+        if not isinstance(max_swaps, int) or max_swaps < 1:
+            raise InvalidArgument(f"max_swaps={max_swaps!r} must be a whole number, at least 1")
         return _synonym_plans(query, max_swaps)
 
     return st.deferred(build)

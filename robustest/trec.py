@@ -75,6 +75,8 @@ def read_trec_run(path: str | Path) -> dict[str, dict[str, float]]:
                     raise RobustestError(f"{path}, line {n}: not a TREC run line (qid Q0 docid rank score tag): {line.strip()[:80]!r}") from None
     except OSError as exc:
         raise RobustestError(f"cannot read the TREC run {path} ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise RobustestError(f"the TREC run {path} is not utf-8 ({exc.reason} at byte {exc.start}); save it as utf-8") from None
     return {qid: {d: s for _, d, s in sorted(rows, key=lambda r: r[0])} for qid, rows in runs.items()}
 
 

@@ -140,12 +140,34 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
                 f"{path}:{n}: malformed JSON ({exc.msg.removesuffix(' at')} at column {exc.colno}); "
                 "fix or remove that line (one JSON object per line)"
             ) from None
+        except RecursionError:
+            raise RobustestError(
+                f"{path}:{n}: JSON nested too deeply to read; fix or remove that line (one flat JSON object per line)"
+            ) from None
         if not isinstance(obj, dict):
             raise RobustestError(
                 f"{path}:{n}: expected a JSON object, got {type(obj).__name__}; "
                 'write one object per line like {"_id": "1", "text": "..."}'
             )
+        if "\\u" in line:  # only a \u escape can make an unpaired surrogate, which no utf-8 file holds
+            _check_surrogates(obj, path, n)
         yield n, obj
+
+
+def _check_surrogates(obj: dict, path: Path, n: int) -> None:
+    """A JSON escape such as \\ud800 without its pair decodes to a string that cannot be
+    written as utf-8 again (fingerprints, run files, tokenizers): one clear error here."""
+    for key, value in obj.items():
+        for what, text in (("a key", key), (f'field "{key}"', value)):
+            if not isinstance(text, str):
+                continue
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise RobustestError(
+                    f"{path}:{n}: {what} holds an unpaired surrogate \\u{ord(text[exc.start]):04x} at character {exc.start}; "
+                    "escapes \\ud800-\\udfff must come in pairs: fix that line"
+                ) from None
 
 
 def _id_field(obj: dict, path: Path, n: int) -> str:
@@ -215,6 +237,10 @@ def _read_qrels(path: Path, queries: dict[str, str], docs: Container[str]) -> di
                 "relevance grades must be whole numbers such as 0, 1, 2"
             ) from None
         first = False
+        if not -(2**31) <= score < 2**31:  # trec_eval stores grades as C ints
+            raise RobustestError(
+                f"{path}:{n}: score {score_text!r} is out of range; relevance grades must be small whole numbers such as 0, 1, 2"
+            )
         bad = "q" if qid not in queries else "d" if did not in docs else ""
         if bad:
             u = unknown[bad]

@@ -41,6 +41,9 @@ def split_words(query: str) -> tuple[Word, ...]:
 def replace_words(query: str, replacements: dict[int, str]) -> str:
     """The query with word i replaced by `replacements[i]`, everything else untouched."""
     words = split_words(query)
+    beyond = sorted(i for i in replacements if not 0 <= i < len(words))
+    if beyond:  # a plan made for another query: say so, not IndexError
+        raise ValueError(f"word {beyond[0]} is not among the {len(words)} words of {query!r}")
     out, cursor = [], 0
     for i in sorted(replacements):
         out += [query[cursor : words[i].start], replacements[i]]

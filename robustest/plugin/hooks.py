@@ -88,7 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
         table, table_error = {}, exc
     run = config.stash[RUN] = Run(config, settings, table, table_error)
     run.active = cli["retriever"] is not None
-    if run.active or table or any(v is not None for v in cli.values()):
+    if run.active or table or any(v is not None for v in cli.values()) or any(ini.values()):
         # A robustest user: check the family settings now (cheap), one clear line before collection.
         from ..families import family_configs, merge_tables
 
