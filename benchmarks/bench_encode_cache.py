@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from common import cpu_model, cranfield_path, next_results_path  # noqa: E402
+from common import cranfield_path, machine_info, next_results_path  # noqa: E402
 
 from robustest import __version__  # noqa: E402
 from robustest.cache import EmbeddingCache  # noqa: E402
@@ -153,15 +152,8 @@ def other_cores(before, after, wall_s: float) -> float | None:
 def machine() -> dict:
     import torch
 
-    return {
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_avg_after": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return machine_info(cpus_usable=usable, torch_threads=torch.get_num_threads())
 
 
 def versions() -> dict:

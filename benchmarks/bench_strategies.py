@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
 import statistics
 import sys
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from common import cpu_model, cranfield_path, next_results_path  # noqa: E402
+from common import cpu_model, cranfield_path, machine_info, next_results_path  # noqa: E402
 from hypothesis import HealthCheck, Phase, find, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.errors import InvalidArgument, NoSuchExample  # noqa: E402
@@ -216,14 +215,7 @@ def main(argv=None) -> int:
         "schema": SCHEMA,
         "benchmark": NAME,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpu": cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "load_avg_before": load_before,
-            "load_avg_after": os.getloadavg() if hasattr(os, "getloadavg") else None,
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine_info(load_avg_before=load_before),
         "versions": {"robustest": __version__, "hypothesis": version("hypothesis")},
         "queries": {"dataset": "cranfield", "count": len(queries)},
         "settings": {"examples": args.examples, "repeats": args.repeats, "phases": ["generate"], "derandomize": True,

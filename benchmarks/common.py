@@ -30,3 +30,15 @@ def next_results_path(name: str, folder: Path = RESULTS_DIR) -> Path:
     """folder/NNNN_<name>.json, one past the highest number there (like pytest-benchmark)."""
     numbers = [int(m.group(1)) for p in folder.glob("*.json") if (m := re.match(r"(\d{4})_", p.name))]
     return folder / f"{max(numbers, default=0) + 1:04d}_{name}.json"
+
+
+def machine_info(**extra) -> dict:
+    """What a result depends on: the CPU, how busy it was, the platform; plus `extra` fields."""
+    return {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "load_avg_after": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        **extra,
+    }
