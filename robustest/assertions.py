@@ -41,9 +41,9 @@ def format_gate(gate: GateResult, worst: Sequence[dict] = ()) -> str:
     return "\n".join(lines)
 
 
-def _decide(gate: GateResult, run: FamilyRun, inconclusive: str, format=format_gate) -> GateResult:
+def _decide(gate: GateResult, run: FamilyRun, inconclusive: str) -> GateResult:
     __tracebackhide__ = True
-    return enforce(gate, inconclusive, lambda g: format(g, run.worst(5)), format, stacklevel=4)
+    return enforce(gate, inconclusive, lambda g: format_gate(g, run.worst(5)), format_gate, stacklevel=4)
 
 
 def require_perturbed(run: FamilyRun, min_queries: int = MIN_QUERIES) -> None:
@@ -138,8 +138,8 @@ def assert_top_k_unchanged(
     )
     if threshold == 0 and gate.drop_rate_mean > 0:  # "never" is refuted by one example: no interval needed
         gate = replace(gate, verdict=Verdict.FAIL, note=f"{int(np.nansum(changed))} variant(s) changed the top {k}; the tolerated share is 0")
-    examples = _changed_examples(run, changed, clean_top, perturbed_top)
-    return enforce(gate, inconclusive, lambda g: format_top_k_gate(g, examples), format_top_k_gate, stacklevel=3)
+    examples = lambda g: format_top_k_gate(g, _changed_examples(run, changed, clean_top, perturbed_top))  # noqa: E731 - only on failure
+    return enforce(gate, inconclusive, examples, format_top_k_gate, stacklevel=3)
 
 
 def _changed_examples(run: FamilyRun, changed: np.ndarray, clean_top, perturbed_top, n: int = 5) -> list[dict]:
