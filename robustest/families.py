@@ -303,13 +303,17 @@ def parse_seed_list(value: Any) -> tuple[int, ...]:
     return parse_seeds(value)
 
 
-def parse_confidence(value: Any) -> float:
+def parse_number(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a number")
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{value!r} is not a number") from None
+
+
+def parse_confidence(value: Any) -> float:
+    number = parse_number(value)
     if not 0 < number < 1:
         raise ValueError(f"{value!r} must be between 0 and 1, e.g. 0.95")
     return number
@@ -342,7 +346,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "confidence": parse_confidence,
     "min_queries": parse_whole,
 }
-KINDS = {"int": lambda v: parse_whole(v, minimum=0), "float": parse_confidence, "str": parse_text}
+KINDS = {"int": lambda v: parse_whole(v, minimum=0), "float": parse_number, "str": parse_text}
 CUSTOM_HINT = "a family of your own must be registered (robustest.register_family) in a conftest.py at the root of your tests or in a plugin"
 
 
