@@ -162,7 +162,6 @@ def test_default_run_needs_no_options(pytester, cache_dir, monkeypatch):
     assert outcomes.get("xfailed", 0) + outcomes.get("xpassed", 0) == 4
     result.stdout.fnmatch_lines(
         [
-            "*robustest: property search test_perturbations_keep_a_relevant_document_in_the_top_k[[]misspelling[]] ... done (* examples, *",
             "*dataset: wordnet-senses [[]test[]] * documents, 300 queries*",
             "*nDCG@10 = 0.*",
             "gate * % (mean ± std over seeds) * verdict",

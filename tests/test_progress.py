@@ -291,3 +291,26 @@ def test_waiting_on_the_passage_cache_lock_says_so(tmp_path):
         holder.wait()
     assert (passages, hit) == ([], False)
     assert out.getvalue() == f"robustest: waiting for another process to finish generating the same adversarial passages (lock {lock})\n"
+
+
+def test_a_long_property_search_reports_the_examples_it_ran(pytester, small_cranfield, cache_dir):
+    """Searches are quick now (strategies cached, query vectors kept), so this one is made slow
+    on purpose: past the start threshold it reports, once done, how many examples it ran."""
+    pytester.makepyfile(
+        "import time\n"
+        "import pytest\n"
+        "from hypothesis import given, strategies as st\n"
+        "from robustest import strategies as rst\n"
+        "@pytest.mark.robustest_property\n"
+        "@rst.property_settings(max_examples=12, derandomize=True, database=None)\n"
+        "@given(data=st.data())\n"
+        "def test_slow_search(robustness, data):\n"
+        "    qid, query, plan = data.draw(rst.perturbed_queries(robustness.stable_queries(k=10), rst.swaps))\n"
+        "    time.sleep(0.25)\n"
+        "    robustness.keeps_relevant_in_top_k('reordering', qid, query, [plan], k=100)\n"
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}"
+    )
+    result.assert_outcomes(xpassed=1)
+    result.stdout.fnmatch_lines(["*robustest: property search test_slow_search ... done (12 examples, *"])
