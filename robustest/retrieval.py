@@ -139,6 +139,13 @@ class CorpusIndex:
             runs.append(dict(list(run.items())[:k]))
         return runs
 
+    def runs_at_depth(self, evaluation: Evaluation, k: int) -> list[dict[str, float]]:
+        """The evaluation's runs when they reach k documents, else its queries retrieved again
+        k deep (scored runs stop at the measure's cutoff)."""
+        if min((len(r) for r in evaluation.runs), default=0) >= k:
+            return evaluation.runs
+        return self.retrieve(list(zip(evaluation.qids, evaluation.texts)), k=k)
+
     def query_vectors(self, queries: Sequence[tuple[str, str]]) -> np.ndarray:
         """The vectors of (query id, text) pairs; each distinct text is encoded once per index,
         in one batch with the other new texts, and kept (up to QUERY_MEMORY bytes)."""

@@ -61,14 +61,8 @@ class FamilyRun:
         """The top-k document ids of each clean query, and of each variant as an object array
         (seeds, queries) of lists, None where a query had no variant. Retrieves again only when
         the scored runs stop short of k (they are as deep as the measure's cutoff)."""
-        depth = min((len(r) for r in self.evaluation.runs), default=0)
-        clean_depth = min((len(r) for r in self.clean_evaluation.runs), default=0)
-        texts = [(v.query_id, v.text) for p in self.perturbations for v in p.variants]
-        variant_runs = self.evaluation.runs if depth >= k else self.index.retrieve(texts, k=k)
-        if clean_depth >= k:
-            clean_runs = dict(zip(self.clean_evaluation.qids, self.clean_evaluation.runs))
-        else:
-            clean_runs = dict(zip(self.qids, self.index.retrieve([(q, t) for q, t in zip(self.clean_evaluation.qids, self.clean_evaluation.texts)], k=k)))
+        variant_runs = self.index.runs_at_depth(self.evaluation, k)
+        clean_runs = dict(zip(self.clean_evaluation.qids, self.index.runs_at_depth(self.clean_evaluation, k)))
         clean = {q: list(clean_runs[q])[:k] for q in self.qids}
         perturbed = np.full(self.perturbed.shape, None, dtype=object)
         position = {q: i for i, q in enumerate(self.qids)}
@@ -117,11 +111,6 @@ def first_relevant(run: Mapping[str, float], judged: Mapping[str, int]) -> int |
         if judged.get(doc, 0) > 0:
             return rank
     return None
-
-
-def best_relevant_rank(evaluation: Evaluation, i: int, judged: dict[str, int]) -> int | None:
-    """`first_relevant` of the i-th query of an evaluation (runs only as deep as its measures)."""
-    return first_relevant(evaluation.runs[i], judged)
 
 
 def run_family(

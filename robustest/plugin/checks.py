@@ -167,7 +167,7 @@ class Checks:
         depth = self._k(family, k)
         clean = self.session.clean_evaluation
         qrels = self.session.dataset.qrels
-        runs = clean.runs if min((len(r) for r in clean.runs), default=0) >= depth else self.session.corpus_index.retrieve(list(zip(clean.qids, clean.texts)), k=depth)
+        runs = self.session.corpus_index.runs_at_depth(clean, depth)
         return {q: t for q, t, run in zip(clean.qids, clean.texts, runs) if (rank := first_relevant(run, qrels[q])) is not None and rank <= depth}
 
     def keeps_relevant_in_top_k(self, family: str, qid: str, query: str, plans: list[Any], k: int | None = None) -> None:
