@@ -24,6 +24,8 @@ _PUBLIC = {
     "assert_invariant": "robustest.assertions",
     "assert_rank_stable": "robustest.assertions",
     "assert_top_k_unchanged": "robustest.assertions",
+    "assert_worst_case": "robustest.assertions",
+    "worst_case_search": "robustest.worst_case",
     "CorpusIndex": "robustest.retrieval",
     "Evaluation": "robustest.retrieval",
     "LoadOptions": "robustest.retrievers.resolve",

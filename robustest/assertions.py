@@ -17,7 +17,7 @@ from .stats import GateResult, evaluate_gate
 
 __all__ = [
     "INCONCLUSIVE_MODES", "InconclusiveWarning", "RobustnessError", "assert_attack_success", "assert_drop_rate", "assert_invariant",
-    "assert_rank_stable", "assert_top_k_unchanged", "format_gate", "format_rate_gate", "require_perturbed",
+    "assert_rank_stable", "assert_top_k_unchanged", "assert_worst_case", "format_gate", "format_rate_gate", "require_perturbed",
 ]
 MIN_QUERIES = 10  # a gate over fewer perturbed queries is no evidence either way
 
@@ -219,3 +219,31 @@ def assert_attack_success(
         confidence=confidence,
     )
     return enforce(gate, inconclusive, lambda g: format_rate_gate(g, result.strongest(5), k), format_rate_gate)
+
+
+def assert_worst_case(result, threshold: float, *, inconclusive: str = "pass", min_queries: int = MIN_QUERIES, name: str | None = None) -> GateResult:
+    """The worst-case one-edit search (a `robustest.worst_case.WorstCase`): one edit breaks at
+    most `threshold` of the searched queries (their relevant document leaves the top k),
+    judged on a bootstrap CI over queries. Fewer than `min_queries` searched queries: not judged."""
+    __tracebackhide__ = True
+    from .stats import evaluate_rate_gate
+    from .worst_case import format_worst_case
+
+    n = len(result.qids)
+    if n < min_queries:
+        raise RobustnessError(
+            f"{result.family} worst case: not judged - {n} queries could be searched, fewer than min_queries = {min_queries} "
+            f"({result.eligible} had a relevant document at rank <= {result.margin}). Use more queries, a wider worst_case_margin, "
+            f"or a lower min_queries ([tool.robustest.{result.family}])"
+        )
+    gate = evaluate_rate_gate(
+        name or f"{result.family} worst case",
+        result.broken[None, :].astype(np.float64),
+        threshold,
+        seeds=(result.seed,),
+        statistic=f"broken by one edit (k = {result.k})",
+        family=result.family,
+        confidence=result.confidence,
+    )
+    message = lambda g: format_rate_gate(g).split("\n")[0] + f"\n  {g.note}\n  " + "\n  ".join(format_worst_case(result, examples=5))  # noqa: E731
+    return enforce(gate, inconclusive, message, stacklevel=3)

@@ -36,9 +36,9 @@ from typing import Any, Callable, Mapping
 from .errors import RobustestError
 from .settings import parse_fraction, parse_whole
 from .perturb.protocol import PAPER_SEEDS, Perturbed, Sampler, perturb_queries
-from .perturb.synonyms import sample_synonyms
-from .perturb.typos import sample_typos
-from .perturb.wordops import plan_naturalize, plan_punctuation, sample_case, sample_swap, sample_whitespace
+from .perturb.synonyms import one_synonym_plans, sample_synonyms
+from .perturb.typos import one_typo_plans, sample_typos
+from .perturb.wordops import case_plans, plan_naturalize, plan_punctuation, sample_case, sample_swap, sample_whitespace, swap_plans, whitespace_plans
 
 Perturber = Callable[[Mapping[str, str], int], Perturbed]  # (queries, seed) -> one variant per query
 
@@ -57,6 +57,8 @@ class Family:
     a sampler raises `robustest.perturb.NoLegalEdit` for a query it cannot change.
     `search` names the Hypothesis strategy in robustest.strategies that the property search
     draws plans from, "variants" to check each variant of the family's run, None for none.
+    `neighbours(query)` lists every plan one edit away, simplest first, for the worst-case
+    search; without it, that search samples the sampler.
 
     Users build one with `Family(name, sampler, threshold=...)`, `Family.substitutions(...)` or
     `Family.from_function(...)` and add it with `register_family`; built-ins are made the same way.
@@ -70,6 +72,7 @@ class Family:
     description: str = ""  # the pytest marker's help
     perturber: Callable[[Any], Perturber] | None = None
     search: str | None = None
+    neighbours: Callable[[str], Any] | None = None  # every plan one edit away, simplest first (worst_case.py)
     group: str | None = None  # a second marker shared by related families (noise)
     own_keys: Mapping[str, str] = field(default_factory=dict)  # the family's own config keys -> kind
     own_defaults: Mapping[str, Any] = field(default_factory=dict)  # their defaults (FamilyConfig.extra)
@@ -172,14 +175,24 @@ def check_poisoning_keys(values: dict, where: str) -> None:
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("misspelling", sample_typos, threshold=0.20, description="query misspellings (the paper's six character operations)", search="typos"),
-        Family("reordering", sample_swap, threshold=0.05, description="two words of the query swapped", search="swaps"),
-        Family("synonymizing", sample_synonyms, threshold=0.15, description="WordNet synonym swaps", perturber=guarded_synonyms, search="synonym_swaps"),
+        Family(
+            "misspelling", sample_typos, threshold=0.20, description="query misspellings (the paper's six character operations)",
+            search="typos", neighbours=one_typo_plans,
+        ),
+        Family("reordering", sample_swap, threshold=0.05, description="two words of the query swapped", search="swaps", neighbours=swap_plans),
+        Family(
+            "synonymizing", sample_synonyms, threshold=0.15, description="WordNet synonym swaps", perturber=guarded_synonyms,
+            search="synonym_swaps", neighbours=one_synonym_plans,
+        ),
         Family("paraphrasing", threshold=0.20, description="model-written paraphrases (needs --robustest-paraphraser)", perturber=model_paraphrases, search="variants"),
-        Family("naturalizing", plan_naturalize, threshold=0.10, description="lowercased queries without stopwords", search="naturalized"),
-        Family("case", sample_case, threshold=0.05, description="the whole query lower-, upper- or title-cased", group="noise"),
-        Family("punctuation", plan_punctuation, threshold=0.05, description="punctuation removed", group="noise"),
-        Family("whitespace", sample_whitespace, threshold=0.05, description="a different run of whitespace between two words", group="noise"),
+        Family("naturalizing", plan_naturalize, threshold=0.10, description="lowercased queries without stopwords", search="naturalized", neighbours=lambda q: [plan_naturalize(q)]),
+        Family("case", sample_case, threshold=0.05, description="the whole query lower-, upper- or title-cased", group="noise", neighbours=case_plans),
+        Family("punctuation", plan_punctuation, threshold=0.05, description="punctuation removed", group="noise", neighbours=lambda q: [plan_punctuation(q)]),
+        Family(
+            "whitespace", sample_whitespace, threshold=0.05, description="a different run of whitespace between two words", group="noise",
+            # Four fills per gap, and most tokenizers read every one the same: a small sample does.
+            neighbours=whitespace_plans, config_defaults={"worst_case_neighbours": 8},
+        ),
         Family(
             "poisoning", threshold=0.30, description="corpus poisoning: adversarial passages injected into the corpus (HotFlip, black-box), ASR@k gates",
             own_keys=POISONING_KEYS, own_defaults=POISONING_DEFAULTS, config_defaults={"seeds": (1999, 5), "k": 20},
@@ -269,7 +282,18 @@ class FamilyConfig:
     max_edits: int = 1  # property tests: edits per variant
     confidence: float = 0.95
     min_queries: int = 10  # a gate over fewer perturbed queries refuses to pass
+    # The worst-case one-edit search (worst_case.py): queries at rank <= margin (None: k // 2),
+    # up to `neighbours` variants each, at most `queries` of them; gated only with a threshold.
+    worst_case_threshold: float | None = None
+    worst_case_margin: int | None = None
+    worst_case_neighbours: int = 32
+    worst_case_queries: int = 50
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def margin(self) -> int:
+        """Searched queries start at rank <= this: safely inside the top k, not on its edge."""
+        return self.worst_case_margin or max(1, self.k // 2)
 
 
 # -- values of settings: each parser takes what TOML or the command line gives and returns the
@@ -337,6 +361,13 @@ def parse_measure(value: Any) -> str:
     return value.strip()
 
 
+def parse_optional_fraction(value: Any) -> float | None:
+    """A threshold, or "off" for none (report only)."""
+    if isinstance(value, str) and value.strip().lower() in ("off", "none", "no"):
+        return None
+    return parse_fraction(value)
+
+
 KEYS: dict[str, Callable[[Any], Any]] = {
     "threshold": parse_fraction,
     "measure": parse_measure,
@@ -345,12 +376,16 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "max_edits": parse_whole,
     "confidence": parse_confidence,
     "min_queries": parse_whole,
+    "worst_case_threshold": parse_optional_fraction,
+    "worst_case_margin": parse_whole,
+    "worst_case_neighbours": parse_whole,
+    "worst_case_queries": parse_whole,
 }
 KINDS = {"int": lambda v: parse_whole(v, minimum=0), "float": parse_number, "str": parse_text}
 CUSTOM_HINT = "a family of your own must be registered (robustest.register_family) in a conftest.py at the root of your tests or in a plugin"
 
 
-def family_configs(table: Mapping[str, Any], *, seeds=None, thresholds=None) -> dict[str, FamilyConfig]:
+def family_configs(table: Mapping[str, Any], *, seeds=None, thresholds=None, worst_case_thresholds=None) -> dict[str, FamilyConfig]:
     """Defaults, overridden by the `[tool.robustest]` table (top-level keys apply to every
     family, `[tool.robustest.<family>]` to one), overridden by command-line values."""
     common = {k: v for k, v in table.items() if not isinstance(v, dict)}
@@ -361,9 +396,10 @@ def family_configs(table: Mapping[str, Any], *, seeds=None, thresholds=None) -> 
             f"[tool.robustest] has unknown key(s) {', '.join(sorted(unknown))}; "
             f"use {', '.join(KEYS)} or a family table ({', '.join(FAMILIES)}); {CUSTOM_HINT}"
         )
-    unknown = sorted(set(thresholds or {}) - set(FAMILIES))
-    if unknown:
-        raise RobustestError(f"--robustest-thresholds: {', '.join(map(repr, unknown))} is not a family ({', '.join(FAMILIES)}); {CUSTOM_HINT}")
+    for option, given in (("thresholds", thresholds), ("worst-case-thresholds", worst_case_thresholds)):
+        unknown = sorted(set(given or {}) - set(FAMILIES))
+        if unknown:
+            raise RobustestError(f"--robustest-{option}: {', '.join(map(repr, unknown))} is not a family ({', '.join(FAMILIES)}); {CUSTOM_HINT}")
     configs = {}
     for name, entry in FAMILIES.items():
         own = dict(table.get(name, {}))
@@ -373,7 +409,15 @@ def family_configs(table: Mapping[str, Any], *, seeds=None, thresholds=None) -> 
         cli = {"seeds": seeds} if seeds is not None else {}
         if thresholds and name in thresholds:
             cli["threshold"] = thresholds[name]
+        if worst_case_thresholds and name in worst_case_thresholds:
+            cli["worst_case_threshold"] = worst_case_thresholds[name]
         configs[name] = replace(config, **cli)
+        margin = configs[name].worst_case_margin
+        if margin is not None and margin > configs[name].k:
+            raise RobustestError(
+                f"{name}: worst_case_margin = {margin} is beyond k = {configs[name].k} (a query must start inside the top k "
+                f"to be broken): set worst_case_margin between 1 and {configs[name].k} in [tool.robustest(.{name})]"
+            )
     return configs
 
 

@@ -25,6 +25,13 @@ def settings_table() -> str:
         lines += [f"# measure = {config.measure!r}".replace("'", '"'), f"# k = {config.k}", f"# confidence = {config.confidence}"]
         if name == "poisoning":
             lines.append(f"# seeds = {list(config.seeds)}")
+        elif FAMILIES[name].perturbs_queries and FAMILIES[name].sampler is not None:  # the worst-case one-edit search
+            lines += [
+                '# worst_case_threshold = "off"   # or a share: one edit may break at most this share of queries',
+                f"# worst_case_margin = {config.margin}   # searched: queries with a relevant document at rank <= this",
+                f"# worst_case_neighbours = {config.worst_case_neighbours}   # variants tried per query (all of them when there are fewer)",
+                f"# worst_case_queries = {config.worst_case_queries}",
+            ]
         for key, value in config.extra.items():
             shown = list(value) if isinstance(value, tuple) else value
             lines.append(f"# {key} = {shown!r}".replace("'", '"'))

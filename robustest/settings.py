@@ -237,6 +237,7 @@ class Settings:
     faiss_gpu: bool = setting(False, "search on the GPU (needs a FAISS GPU build)", parse_bool, flag=True)
     seeds: tuple[int, ...] | None = setting(None, "perturbation seeds for every family (default: the paper's 1999,5,27,2016,2026)", _lazy("parse_seeds"), metavar="LIST")
     thresholds: dict | None = setting(None, "gate thresholds on the drop rate, e.g. misspelling=0.2,reordering=0.05 (defaults: see README)", _lazy("parse_thresholds"), metavar="LIST")
+    worst_case_thresholds: dict | None = setting(None, "gate the worst-case one-edit searches: at most this share of the searched queries broken by one edit, e.g. misspelling=0.5 (default: measured, not gated)", _lazy("parse_thresholds"), metavar="LIST")
     family_set: dict | None = setting(None, "per-family settings, e.g. misspelling.k=20,reordering.measure=RR@10 (keys as in [tool.robustest.<family>])", _lazy("parse_family_set"), metavar="LIST")
     inconclusive: str = setting("pass", "what an inconclusive gate does: pass (with a warning) or fail", parse_choice("pass", "fail"))
     properties: str = setting("report", "property searches: report counterexamples (xfail) or strict (fail)", parse_choice("report", "strict"))

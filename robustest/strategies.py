@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from .perturb import typos as T
-from .perturb.wordops import GAPS, CASES, CasePlan, SwapPlan, WhitespacePlan, plan_naturalize, plan_punctuation
+from .perturb.wordops import GAPS, CASES, CasePlan, SwapPlan, WhitespacePlan, plan_naturalize, plan_punctuation, swap_pairs
 from .perturb.words import split_words
 
 __all__ = ["PerturbedQuery", "PlanBatch", "from_sampler", "typos", "swaps", "synonym_swaps", "case_changes", "whitespace", "naturalized", "punctuation_removed", "perturbed_queries", "plan_batches", "property_settings", "textattack"]
@@ -134,15 +134,9 @@ def typos(query: str, *, min_edits: int = 1, max_edits: int = 1, ops: tuple[str,
     return st.deferred(build)
 
 
-@lru_cache(maxsize=65536)
-def _swap_pairs(query: str) -> tuple[tuple[int, int], ...]:
-    words = [w.text for w in split_words(query)]
-    return tuple((i, j) for i in T.editable_words(query) for j in range(len(words)) if j != i and words[j] != words[i])
-
-
 @lru_cache(maxsize=1024)
 def _swap_plans(query: str) -> st.SearchStrategy[SwapPlan]:
-    pairs = _swap_pairs(query)
+    pairs = swap_pairs(query)
     if not pairs:
         raise InvalidArgument(f"no two different words of {query!r} can swap")
     return st.sampled_from(pairs).map(lambda p: SwapPlan((p,)))
@@ -226,19 +220,11 @@ def from_sampler(sampler: Callable) -> Callable[[str], st.SearchStrategy]:
     return plans
 
 
-@lru_cache(maxsize=65536)
-def _synonym_options(query: str) -> tuple[tuple[int, str], ...]:
-    from .perturb.synonyms import synonym_candidates
-
-    words = split_words(query)
-    return tuple((i, c) for i in T.editable_words(query) for c in synonym_candidates(words[i].text))
-
-
 @lru_cache(maxsize=1024)
 def _synonym_plans(query: str, max_swaps: int) -> st.SearchStrategy:
-    from .perturb.synonyms import SynonymPlan
+    from .perturb.synonyms import SynonymPlan, synonym_options
 
-    options = _synonym_options(query)
+    options = synonym_options(query)
     if not options:
         raise InvalidArgument(f"no word of {query!r} has a WordNet synonym")
     swaps = st.lists(st.sampled_from(options), min_size=1, max_size=max_swaps, unique_by=lambda o: o[0])

@@ -64,6 +64,10 @@ class SynonymPlan:
         words = split_words(query)
         return "; ".join(f"{words[i].text!r} -> {new!r}" for i, new in self.swaps)
 
+    @property
+    def group(self) -> tuple[int, ...]:
+        return tuple(i for i, _ in self.swaps)
+
 
 def recover_case(candidate: str, reference: str) -> str:
     """`candidate` in the case of `reference`: TextAttack's recover_word_case."""
@@ -136,6 +140,17 @@ def synonym_candidates(word: str, pos: str = "wordnet-majority") -> tuple[str, .
     if pos == "wordnet-majority":
         synsets = majority_synsets(wn, word, synsets)
     return keep_candidates(word, (name for s in synsets for name in s.lemma_names()))
+
+
+def synonym_options(query: str, pos: str = "wordnet-majority") -> list[tuple[int, str]]:
+    """Every (editable word, WordNet replacement) pair of `query`."""
+    words = split_words(query)
+    return [(i, c) for i in editable_words(query) for c in synonym_candidates(words[i].text, pos)]
+
+
+def one_synonym_plans(query: str, pos: str = "wordnet-majority") -> list[SynonymPlan]:
+    """Every single-word WordNet swap: synonymizing's one-edit neighbourhood."""
+    return [SynonymPlan((option,)) for option in synonym_options(query, pos)]
 
 
 # ---- sampling -----------------------------------------------------------------------------

@@ -67,6 +67,11 @@ class TypoPlan:
     def apply(self, query: str) -> str:
         return apply_typos(query, self)
 
+    @property
+    def group(self) -> tuple:
+        """Which words and ops it edits (a worst-case sample takes each group in turn)."""
+        return tuple((e.word, e.op) for e in self.edits)
+
     def describe(self, query: str) -> str:
         words = split_words(query)
         parts = [f"{e.op} in {words[e.word].text!r} -> {typo_word(words[e.word].text, e)!r}" for e in self.edits]
@@ -127,6 +132,13 @@ def iter_legal_edits(word: str, op: str, index: int = 0) -> Iterator[Typo]:
 def legal_edits(word: str, op: str, index: int = 0) -> list[Typo]:
     """Every edit of `word` by `op` that changes it, position by position."""
     return list(iter_legal_edits(word, op, index))
+
+
+def one_typo_plans(query: str, ops: tuple[str, ...] = OPS) -> list[TypoPlan]:
+    """Every plan of exactly one typo: the one-edit neighbourhood of `query` (worst_case.py),
+    simplest op first, then the earliest word, position and character."""
+    words = split_words(query)
+    return [TypoPlan((e,)) for op in ops for i in editable_words(query) for e in iter_legal_edits(words[i].text, op, i)]
 
 
 @lru_cache(maxsize=65536)

@@ -32,6 +32,22 @@ class SwapPlan:
         words = split_words(query)
         return "; ".join(f"swap {words[i].text!r} and {words[j].text!r}" for i, j in self.pairs)
 
+    @property
+    def group(self) -> tuple[int, ...]:
+        return tuple(i for i, _ in self.pairs)
+
+
+def swap_pairs(query: str) -> list[tuple[int, int]]:
+    """Every (editable word, other word) pair whose exchange changes the query."""
+    words = [w.text for w in split_words(query)]
+    return [(i, j) for i in editable_words(query) for j in range(len(words)) if j != i and words[j] != words[i]]
+
+
+def swap_plans(query: str) -> list[SwapPlan]:
+    """Every single exchange, each unordered pair once: reordering's one-edit neighbourhood."""
+    seen: set[frozenset] = set()
+    return [SwapPlan(((i, j),)) for i, j in swap_pairs(query) if not (frozenset((i, j)) in seen or seen.add(frozenset((i, j))))]
+
 
 def sample_swap(query: str, rng: random.Random) -> SwapPlan:
     """Swap an editable word with a random other word, until max(int(0.1 n), 1) words moved."""
@@ -93,8 +109,12 @@ class CasePlan:
         return f"{self.mode}case"
 
 
+def case_plans(query: str) -> list[CasePlan]:
+    return [CasePlan(m) for m in CASES if getattr(query, m)() != query]
+
+
 def sample_case(query: str, rng: random.Random) -> CasePlan:
-    modes = [m for m in CASES if getattr(query, m)() != query]
+    modes = [p.mode for p in case_plans(query)]
     if not modes:
         raise NoLegalEdit(f"{query!r} has no letters whose case can change")
     return CasePlan(rng.choice(modes))
@@ -147,6 +167,14 @@ class WhitespacePlan:
 
     def describe(self, query: str) -> str:
         return f"whitespace after {split_words(query)[self.gap].text!r} -> {self.fill!r}"
+
+    @property
+    def group(self) -> int:
+        return self.gap
+
+
+def whitespace_plans(query: str) -> list[WhitespacePlan]:
+    return [WhitespacePlan(gap, fill) for gap in range(len(split_words(query)) - 1) for fill in GAPS]
 
 
 def sample_whitespace(query: str, rng: random.Random) -> WhitespacePlan:

@@ -6,7 +6,9 @@ shipped suites call, and the public API for users' own checks:
   gates on which documents come back, recorded like `gate`.
 - `run(family)`: the family's `FamilyRun` (variants and scores over the seeds), made once.
 - `config(family)`, `seeds(family)`: the settings in force for a family.
-- `stable_queries(family, k=None)`, `keeps_relevant_in_top_k(family, qid, query, plans, k=None)`:
+- `worst_case(family)`: the worst-case one-edit search (robustest.worst_case), reported, and
+  gated when the family has a `worst_case_threshold`.
+- `stable_queries(family, k=None, margin=None)`, `keeps_relevant_in_top_k(family, qid, query, plans, k=None)`:
   for property tests; `record_counterexample(family, message)` to report one yourself.
 
 Every gate refuses to pass when fewer than the family's `min_queries` queries were perturbed.
@@ -83,14 +85,14 @@ class Checks:
         it. Both are judged and recorded before either fails the test."""
         __tracebackhide__ = True
         cfg = self.config(family)
-        return self._judge(family, lambda run: assert_drop_rate(run, cfg.threshold, **self._gate_options(cfg)), regression=True)
+        return self._judge(family, lambda: assert_drop_rate(self.run(family), cfg.threshold, **self._gate_options(cfg)), regression=True)
 
     def top_k_unchanged(self, family: str, k: int = 1, threshold: float = 0.0):
         """Gate: at most `threshold` of the variants change the set of top-k documents (with
         0, one change fails). Recorded in the summary and the run file like `gate`."""
         __tracebackhide__ = True
         cfg = self.config(family)
-        return self._judge(family, lambda run: assert_top_k_unchanged(run, k, threshold, **self._gate_options(cfg)))
+        return self._judge(family, lambda: assert_top_k_unchanged(self.run(family), k, threshold, **self._gate_options(cfg)))
 
     def rank_stable(self, family: str, k: int | None = None, threshold: float | None = None):
         """Gate: of the queries with a relevant document in the clean top k (default: the
@@ -98,22 +100,23 @@ class Checks:
         __tracebackhide__ = True
         cfg = self.config(family)
         limit = cfg.threshold if threshold is None else threshold
-        return self._judge(family, lambda run: assert_rank_stable(run, k or cfg.k, limit, **self._gate_options(cfg)))
+        return self._judge(family, lambda: assert_rank_stable(self.run(family), k or cfg.k, limit, **self._gate_options(cfg)))
 
     def _gate_options(self, cfg: FamilyConfig) -> dict[str, Any]:
         return {"confidence": cfg.confidence, "inconclusive": self.session.settings.inconclusive, "min_queries": cfg.min_queries}
 
-    def _judge(self, family: str, assertion, regression: bool = False) -> GateResult:
-        """Judge and record one gate (and, with a reference, the regression) before either fails."""
+    def _judge(self, family: str, assertion, regression: bool = False, label: str | None = None) -> GateResult:
+        """Judge and record one gate, `assertion()` (and, with a reference, the family's
+        regression) before either fails."""
         __tracebackhide__ = True
         failures, gate = [], None
         try:
-            gate = self.record.gate(assertion(self.run(family)))
+            gate = self.record.gate(assertion())
         except RobustnessError as failure:
             if failure.gate is not None:
                 self.record.gate(failure.gate)
             else:  # too few perturbed queries: nothing was measured, but the summary says why
-                self.record.not_judged[family] = str(failure)
+                self.record.not_judged[label or family] = str(failure)
             failures.append(failure)
         if regression and self.session.reference is not None:
             try:
@@ -155,20 +158,53 @@ class Checks:
         self.record.regression(result)
         return enforce(result, self.session.settings.inconclusive, format_regression, stacklevel=4)
 
+    # -- worst-case search ----------------------------------------------------------------------
+    def worst_case(self, family: str):
+        """The family's worst-case one-edit search (robustest.worst_case.WorstCase), run once
+        and reported; with a `worst_case_threshold` also a gate, judged with the others."""
+        __tracebackhide__ = True
+        from ..assertions import assert_worst_case
+
+        cfg = self.config(family)
+        if family not in self.record.worst_cases:
+            self.record.worst_cases[family] = self._search_worst_case(family, cfg)
+        result = self.record.worst_cases[family]
+        if cfg.worst_case_threshold is not None:
+            options = {"inconclusive": self.session.settings.inconclusive, "min_queries": cfg.min_queries}
+            self._judge(family, lambda: assert_worst_case(result, cfg.worst_case_threshold, **options), label=f"{family} worst case")
+        return result
+
+    def _search_worst_case(self, family: str, cfg: FamilyConfig):
+        from ..families import FAMILIES
+        from ..worst_case import sampled_neighbours, worst_case_search
+
+        entry = FAMILIES[family]
+        if entry.neighbours is None and entry.sampler is None:
+            raise RobustestError(f"{family} has no one-edit neighbourhood to search: its variants come from a model; check them with robustness.run({family!r})")
+        plans_of = entry.neighbours or sampled_neighbours(entry.sampler, cfg.worst_case_neighbours)
+        guard = getattr(self.perturber(family), "guard", None)  # the family's semantic guard vetoes variants here too
+        keep = None if guard is None else (lambda query, texts: guard.cosines(query, texts) >= guard.threshold)
+        return worst_case_search(
+            self.session.corpus_index, self.session.clean_evaluation, family, plans_of, k=cfg.k, margin=cfg.margin,
+            budget=cfg.worst_case_neighbours, max_queries=cfg.worst_case_queries, seed=cfg.seeds[0], keep=keep, confidence=cfg.confidence,
+        )
+
     # -- property search ----------------------------------------------------------------------
     def _k(self, family: str | None, k: int | None) -> int:
         if k is not None:
             return k
         return self.config(family).k if family in self.session.families else 10
 
-    def stable_queries(self, family: str | None = None, k: int | None = None) -> dict[str, str]:
+    def stable_queries(self, family: str | None = None, k: int | None = None, margin: int | None = None) -> dict[str, str]:
         """Queries whose best relevant document is in the clean top k (default: the family's
-        k, else 10): the ones a perturbation can push out. Others make the property vacuous."""
+        k, else 10), or at rank <= `margin` when given: the ones a perturbation can push out.
+        Others make the property vacuous; a margin keeps out those one rank from the edge."""
         depth = self._k(family, k)
+        inside = depth if margin is None else margin
         clean = self.session.clean_evaluation
         qrels = self.session.dataset.qrels
         runs = self.session.corpus_index.runs_at_depth(clean, depth)
-        return {q: t for q, t, run in zip(clean.qids, clean.texts, runs) if (rank := first_relevant(run, qrels[q])) is not None and rank <= depth}
+        return {q: t for q, t, run in zip(clean.qids, clean.texts, runs) if (rank := first_relevant(run, qrels[q])) is not None and rank <= inside}
 
     def keeps_relevant_in_top_k(self, family: str, qid: str, query: str, plans: list[Any], k: int | None = None) -> None:
         """Retrieve every plan (a plan object, or a variant text) of one query in one batch;

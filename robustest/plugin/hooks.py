@@ -95,7 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             if table_error is not None:
                 raise table_error
-            family_configs(merge_tables(table, settings.family_set or {}), seeds=settings.seeds, thresholds=settings.thresholds)
+            family_configs(merge_tables(table, settings.family_set or {}), seeds=settings.seeds, thresholds=settings.thresholds, worst_case_thresholds=settings.worst_case_thresholds)
         except RobustestError as exc:
             raise pytest.UsageError(str(exc)) from None
 

@@ -14,6 +14,7 @@ class Record:
         self.regressions: list = []  # comparison.Regression, the latest per name
         self.runs: dict = {}  # family -> stability.FamilyRun
         self.counterexamples: dict[str, str] = {}  # family -> the smallest one found
+        self.worst_cases: dict = {}  # family -> worst_case.WorstCase
         self.not_judged: dict[str, str] = {}  # family -> why its gate refused to judge (too few perturbed queries)
         self.extras: dict[str, Any] = {}  # run-file key -> value (random baseline, geometry, poisoning)
         self.lines: list[str] = []  # summary lines that go with the extras
@@ -77,6 +78,7 @@ def run_file(session) -> dict[str, Any]:
         },
         "counterexamples": dict(record.counterexamples),
         "not_judged": dict(record.not_judged),
+        "worst_case": {family: result.as_dict() for family, result in record.worst_cases.items()},
         "synonym_guard": None if guard is None else {"threshold": guard.threshold, "accepted": guard.accepted, "rejected": guard.rejected},
         **record.extras,
     }

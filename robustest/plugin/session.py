@@ -22,7 +22,7 @@ class RobustestSession:
 
         self.settings = settings
         table = merge_tables(project_table or {}, settings.family_set or {})
-        self.families = family_configs(table, seeds=settings.seeds, thresholds=settings.thresholds)
+        self.families = family_configs(table, seeds=settings.seeds, thresholds=settings.thresholds, worst_case_thresholds=settings.worst_case_thresholds)
         check_depths(self.families, settings.top_k)
         self.cache_dir = cache_root(settings.cache_dir)
         self.measures: tuple[str, ...] = settings.measures

@@ -42,6 +42,7 @@ def summary_lines(session) -> list[str]:
     ]
     lines += [f"{m:>12} = {v:.4f}" for m, v in session.clean_evaluation.aggregate().items()]
     lines += record.lines
+    lines += worst_case_lines(record)
     if session.checks.poisoning_started:
         lines += poisoning_lines(session.checks.poisoning)
     return lines + gate_lines(record) + regression_lines(session)
@@ -66,6 +67,18 @@ def gate_lines(record) -> list[str]:
     lines += [f"not judged: {reason}" for reason in record.not_judged.values()]
     for family, example in record.counterexamples.items():
         lines.append(f"smallest counterexample found ({family}): {example}")
+    return lines
+
+
+def worst_case_lines(record) -> list[str]:
+    from ..worst_case import format_worst_case
+
+    results = list(record.worst_cases.values())
+    if not results:
+        return []
+    lines = ["", "worst case of one edit (queries with a relevant document at rank <= margin; broken: none left in the top k)"]
+    for r in results:
+        lines += ["  " + line for line in format_worst_case(r, examples=2)]
     return lines
 
 
