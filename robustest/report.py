@@ -64,6 +64,7 @@ def render_html(run: Mapping[str, Any], baseline: Mapping[str, Any] | None = Non
         comparison_section(run.get("comparison")),
         scatter_section(run.get("families")),
         worst_section(run),
+        worst_case_section(run.get("worst_case")),
         poisoning_section(run.get("poisoning")),
         geometry_section(run.get("geometry"), (baseline or {}).get("geometry")),
     ]
@@ -457,6 +458,37 @@ def worst_section(run: Mapping) -> str:
         head = ["query", "seed", "original", "variant", "edit", f"clean {f.get('measure', '')}".strip(), "perturbed", "change"]
         parts.append(f"<h3>{esc(name)}</h3>\n" + table(head, cells))
     return "<h2>Worst queries</h2>\n" + "\n".join(parts) if parts else ""
+
+
+def worst_case_section(results: Any) -> str:
+    """The worst-case one-edit searches: per family the share broken and its first counterexamples."""
+    results = {k: v for k, v in (results if isinstance(results, dict) else {}).items() if isinstance(v, dict)}
+    if not results:
+        return ""
+    rows, examples = [], []
+    for name, r in results.items():
+        ci = r.get("share_broken_ci") or [None, None]
+        rows.append(
+            [esc(name), ncell(esc(r.get("queries", "–"))), ncell(esc(r.get("broken", "–"))), ncell(pct(r.get("share_broken"), 1)),
+             ncell(ci_text(ci, digits=1)), ncell(esc(r.get("median_rank_loss", "–"))),
+             ncell(esc(r.get("neighbours_tried", "–")))]
+        )
+        for e in (r.get("counterexamples") or [])[:3]:
+            if isinstance(e, dict):
+                examples.append(
+                    [esc(name), esc(e.get("query_id")), f'<td class="text">{marked_variant(e.get("query"), e.get("variant"))}</td>',
+                     f'<td class="text">{esc(e.get("edit"))}</td>', ncell(f"{esc(e.get('rank_before'))} → {esc(e.get('rank_after'))}")]
+                )
+    first = next(iter(results.values()))
+    intro = (
+        f"<p>Queries with a relevant document at rank &le; {esc(first.get('margin'))}; broken: one edit leaves no relevant "
+        f"document in the top {esc(first.get('k'))}. Up to {esc(first.get('neighbours_per_query'))} variants per query.</p>\n"
+    )
+    head = ["family", "queries", "broken", "share broken (%)", "95% CI", "median rank loss", "variants tried"]
+    out = "<h2>Worst case of one edit</h2>\n" + intro + table(head, rows)
+    if examples:
+        out += "\n<h3>Smallest counterexamples</h3>\n" + table(["family", "query", "variant", "edit", "rank"], examples)
+    return out
 
 
 def poisoning_section(poisoning: Any) -> str:

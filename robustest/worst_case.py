@@ -230,7 +230,8 @@ def worst_case_search(
     if keep is not None:
         hoods = [_kept(h, keep) for h in hoods]
     hoods = [h for h in hoods if h.texts]  # a query with no legal edit is not searched
-    runs = index.retrieve([(h.query_id, t) for h in hoods for t in h.texts], k=depth)
+    pairs = [(h.query_id, t) for h in hoods for t in h.texts]
+    runs = index.retrieve(pairs, k=depth) if pairs else []
     worst, found, start = [], [], 0
     for h in hoods:
         after = [first_relevant(run, qrels[h.query_id]) or depth + 1 for run in runs[start : start + len(h.texts)]]
@@ -280,6 +281,8 @@ def _example(result: WorstCase, h: Neighbourhood, i: int, rank: int, before: int
 
 def format_worst_case(result: WorstCase, examples: int = 3) -> list[str]:
     """Summary lines: the family's numbers, then its first counterexamples."""
+    if not result.qids:
+        return [f"{result.family}: no query searched ({result.eligible} had a relevant document at rank <= {result.margin}, none a variant)"]
     lo, hi = result.share_ci()
     tried = int(result.neighbours.sum())
     line = (

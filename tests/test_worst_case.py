@@ -211,3 +211,23 @@ def test_a_worst_case_threshold_makes_it_a_gate(pytester, cache_dir, small_cranf
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed") == 1 and outcomes.get("failed") == 1, result.stdout.str()
     result.stdout.fnmatch_lines(["*misspelling worst case: FAIL - broken by one edit (k = 1)*", "misspelling worst case * fail", "reordering worst case * pass"])
+
+
+def test_queries_without_any_variant_are_reported_not_searched(index):
+    from robustest.worst_case import format_worst_case
+
+    result = worst_case_search(index, index.evaluate(), "nothing", lambda q: [], budget=4, max_queries=5)
+    assert result.qids == [] and result.eligible > 0 and np.isnan(result.share)
+    assert format_worst_case(result) == [f"nothing: no query searched ({result.eligible} had a relevant document at rank <= 5, none a variant)"]
+    assert result.as_dict()["share_broken"] is None
+
+
+def test_the_html_report_shows_the_search(misspelled):
+    from robustest.report import worst_case_section
+
+    saved = json.loads(json.dumps(misspelled.as_dict()))  # as the run file holds it
+    page = worst_case_section({"misspelling": saved})
+    assert "<h2>Worst case of one edit</h2>" in page and f">{misspelled.share * 100:.1f}<" in page
+    assert "Smallest counterexamples" in page and saved["counterexamples"][0]["query_id"] in page
+    assert worst_case_section(None) == "" and worst_case_section({"misspelling": "edited by hand"}) == ""
+    assert "<td" in worst_case_section({"misspelling": {}})  # missing numbers show as dashes
