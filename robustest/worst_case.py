@@ -203,7 +203,7 @@ def worst_case_search(
     budget: int = 32,
     max_queries: int | None = 50,
     seed: int = 1999,
-    keep: Callable[[str, Sequence[str]], Sequence[bool]] | None = None,
+    keep: Callable[[list[tuple[str, tuple[str, ...]]]], Sequence[Sequence[bool]]] | None = None,
     confidence: float = 0.95,
     examples: int = 20,
 ) -> WorstCase:
@@ -211,8 +211,8 @@ def worst_case_search(
     whose best relevant document is at rank <= `margin` (default k // 2, at least 1).
 
     `plans_of(query)` lists the plans one edit away, simplest first (a family's `neighbours`,
-    or `sampled_neighbours(sampler, budget)`); `keep(query, texts)` may veto variants (a
-    semantic guard). More than `max_queries` eligible queries: a seeded sample of them.
+    or `sampled_neighbours(sampler, budget)`); `keep([(query, texts), ...])` may veto variants
+    (a semantic guard: one mask per query, for all queries at once). More than `max_queries` eligible queries: a seeded sample of them.
     """
     margin = max(1, k // 2) if margin is None else margin
     if not 1 <= margin <= k:
@@ -228,7 +228,7 @@ def worst_case_search(
         chosen = [e for i, e in enumerate(eligible) if i in picked]
     hoods = [neighbourhood(q, t, plans_of, budget=budget, seed=seed, family=family) for q, t in chosen]
     if keep is not None:
-        hoods = [_kept(h, keep) for h in hoods]
+        hoods = [_kept(h, mask) for h, mask in zip(hoods, keep([(h.query, h.texts) for h in hoods]))]
     hoods = [h for h in hoods if h.texts]  # a query with no legal edit is not searched
     pairs = [(h.query_id, t) for h in hoods for t in h.texts]
     runs = index.retrieve(pairs, k=depth) if pairs else []
@@ -261,8 +261,7 @@ def worst_case_search(
     return result
 
 
-def _kept(h: Neighbourhood, keep) -> Neighbourhood:
-    mask = list(keep(h.query, h.texts)) if h.texts else []
+def _kept(h: Neighbourhood, mask) -> Neighbourhood:
     plans = tuple(p for p, m in zip(h.plans, mask) if m)
     texts = tuple(t for t, m in zip(h.texts, mask) if m)
     return Neighbourhood(h.query_id, h.query, plans, texts, None if h.total is None else h.total - (len(h.texts) - len(texts)))

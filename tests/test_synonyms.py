@@ -285,3 +285,32 @@ def test_guard_at_099_rejects_nearly_everything(minilm, guard_queries):
         assert guard.cosines(v.original, [v.text])[0] >= 0.99
     for reason in result.skipped.values():
         assert "cosine >= 0.99" in reason
+
+
+class Counting:
+    """An encoder that records the size of every batch it is given."""
+
+    def __init__(self, inner):
+        self.inner, self.batches = inner, []
+
+    def encode_queries(self, texts):
+        self.batches.append(len(texts))
+        return self.inner.encode_queries(texts)
+
+
+def test_the_guarded_family_scores_a_whole_seed_in_one_batch_with_the_same_variants(minilm, guard_queries):
+    from robustest.families import SamplingPerturber
+
+    counting = Counting(minilm)
+    batched_guard = S.SemanticGuard(counting, threshold=0.7)
+    perturber = SamplingPerturber("synonymizing", batched_guard.wrap(S.wordnet_sampler()), batched_guard)
+    batched = perturber(guard_queries, 27)
+    assert len(counting.batches) == 1 and counting.batches[0] > len(guard_queries)  # originals and every draw at once
+    one_by_one_guard = S.SemanticGuard(minilm, threshold=0.7)
+    one_by_one = perturb_queries(guard_queries, "synonymizing", 27, sampler=one_by_one_guard.wrap(S.wordnet_sampler()))
+    assert [v.text for v in batched.variants] == [v.text for v in one_by_one.variants]
+    assert (batched_guard.accepted, batched_guard.rejected) == (one_by_one_guard.accepted, one_by_one_guard.rejected)
+    perturber(guard_queries, 5)  # another seed: the originals are not encoded again
+    assert len(counting.batches) == 2 and counting.batches[1] < counting.batches[0]
+    masks = batched_guard.keep_close([(guard_queries["0"], [guard_queries["0"].upper(), "unrelated words about cooking"])])
+    assert len(counting.batches) == 3 and list(masks[0]) == [True, False]

@@ -129,3 +129,22 @@ def test_the_hf_encoder_sets_threads_before_loading(fresh_torch_threads, minilm_
     assert seen == [expected]
     assert encoder.encode(["heat transfer"]).shape == (1, encoder.dimension)
     assert torch.get_num_threads() == expected
+
+
+def run_python(code: str, **env) -> str:
+    import os
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | env
+    return subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True).stdout.strip()
+
+
+SHOW_POLICY = "import os; from robustest.threads import configure_torch_threads as c; c(); print(os.environ.get('OMP_WAIT_POLICY'))"
+
+
+def test_idle_threads_sleep_unless_the_user_chose_a_policy():
+    assert run_python(SHOW_POLICY) == "PASSIVE"
+    assert run_python(SHOW_POLICY, OMP_WAIT_POLICY="active") == "active"
+    # torch (and its OpenMP runtime) already loaded: too late to change, so nothing is set
+    assert run_python("import torch; " + SHOW_POLICY) == "None"

@@ -32,10 +32,10 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import RobustestError
-from .base import NoLegalEdit
+from .base import NoLegalEdit, rng_for
 from .typos import MIN_WORD_LENGTH, editable_words, words_to_change
 from .words import replace_words, split_words
 
@@ -328,6 +328,8 @@ class SemanticGuard:
     count as rejected. NoLegalEdit when none passes.
     """
 
+    MEMORY = 200_000  # texts whose unit vectors are kept (~300 MB at dimension 384)
+
     def __init__(self, encoder, threshold: float = 0.7, tries: int = 10):
         if tries < 1:
             raise ValueError(f"tries={tries} must be at least 1")
@@ -336,6 +338,9 @@ class SemanticGuard:
         self.tries = tries
         self.accepted = 0
         self.rejected = 0
+        # text -> unit vector: each seed re-scores the same originals, and one batch for a
+        # whole query set beats a small batch per query by an order of magnitude on a CPU.
+        self._vectors: dict = {}
 
     @classmethod
     def default(cls, threshold: float = 0.7, tries: int = 10) -> "SemanticGuard":
@@ -350,13 +355,46 @@ class SemanticGuard:
         seen = self.accepted + self.rejected
         return self.rejected / seen if seen else float("nan")
 
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """Encode, in one batch, every text of `texts` not encoded yet."""
+        import numpy as np
+
+        new = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if not new:
+            return
+        if len(self._vectors) + len(new) > self.MEMORY:
+            self._vectors.clear()
+        vectors = np.asarray(self.encoder.encode_queries(new), dtype=np.float64)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        self._vectors.update(zip(new, vectors))
+
     def cosines(self, original: str, variants: Sequence[str]):
         """Cosine of each variant with the original, in the encoder's space."""
         import numpy as np
 
-        vectors = np.asarray(self.encoder.encode_queries([original, *variants]), dtype=np.float64)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors[1:] @ vectors[0]
+        self.prefetch([original, *variants])
+        if not variants:
+            return np.zeros(0)
+        return np.stack([self._vectors[v] for v in variants]) @ self._vectors[original]
+
+    def keep_close(self, items: Sequence[tuple[str, Sequence[str]]]) -> list:
+        """For each (original, variants): which variants stay at cosine >= threshold; all
+        texts encoded in one batch."""
+        self.prefetch([t for original, variants in items for t in (original, *variants)])
+        return [self.cosines(original, variants) >= self.threshold for original, variants in items]
+
+    def prefetch_draws(self, queries: Mapping[str, str], family: str, seed: int, sampler: Sampler) -> None:
+        """Encode in one batch every text `wrap(sampler)` will score for one seed of the
+        protocol (the same draws: the same per-query generators), so that it then only looks
+        vectors up."""
+        texts = []
+        for qid in sorted(queries):
+            try:
+                plans = draw(sampler, queries[qid], rng_for(seed, family, qid), self.tries)
+            except NoLegalEdit:
+                continue
+            texts += [queries[qid], *(p.apply(queries[qid]) for p in plans)]
+        self.prefetch(texts)
 
     def wrap(self, sampler: Sampler) -> Sampler:
         def guarded(query: str, rng: random.Random):
@@ -371,6 +409,7 @@ class SemanticGuard:
             raise NoLegalEdit(f"none of {len(plans)} variants of {query!r} kept cosine >= {self.threshold} with it")
 
         guarded.guard = self
+        guarded.unguarded = sampler
         return guarded
 
 

@@ -183,7 +183,7 @@ class Checks:
             raise RobustestError(f"{family} has no one-edit neighbourhood to search: its variants come from a model; check them with robustness.run({family!r})")
         plans_of = entry.neighbours or sampled_neighbours(entry.sampler, cfg.worst_case_neighbours)
         guard = getattr(self.perturber(family), "guard", None)  # the family's semantic guard vetoes variants here too
-        keep = None if guard is None else (lambda query, texts: guard.cosines(query, texts) >= guard.threshold)
+        keep = None if guard is None else guard.keep_close
         return worst_case_search(
             self.session.corpus_index, self.session.clean_evaluation, family, plans_of, k=cfg.k, margin=cfg.margin,
             budget=cfg.worst_case_neighbours, max_queries=cfg.worst_case_queries, seed=cfg.seeds[0], keep=keep, confidence=cfg.confidence,
