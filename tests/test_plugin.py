@@ -164,9 +164,9 @@ def test_default_run_needs_no_options(pytester, cache_dir, monkeypatch):
         [
             "*dataset: wordnet-senses [[]test[]] * documents, 300 queries*",
             "*nDCG@10 = 0.*",
-            "gate * % (mean ± std over seeds) * verdict",
             "worst case of one edit *",
             "  misspelling: one edit breaks * of * queries *",
+            "gate * % (mean ± std over seeds) * verdict",
             "misspelling drop rate *",
         ]
     )

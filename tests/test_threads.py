@@ -148,3 +148,8 @@ def test_idle_threads_sleep_unless_the_user_chose_a_policy():
     assert run_python(SHOW_POLICY, OMP_WAIT_POLICY="active") == "active"
     # torch (and its OpenMP runtime) already loaded: too late to change, so nothing is set
     assert run_python("import torch; " + SHOW_POLICY) == "None"
+
+
+def test_resolving_a_retriever_sets_the_policy_before_torch_loads():
+    code = "import os; from robustest.retrievers.resolve import resolve_retriever as r; r('default'); print(os.environ.get('OMP_WAIT_POLICY'))"
+    assert run_python(code) == "PASSIVE"

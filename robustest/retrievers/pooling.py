@@ -6,7 +6,10 @@ whose zeros mark padding, and works whichever side the padding is on.
 
 from __future__ import annotations
 
-import torch
+from ..threads import prefer_sleeping_threads
+
+prefer_sleeping_threads()  # robustest's first import of torch: OpenMP reads its wait policy now
+import torch  # noqa: E402
 
 
 def mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
