@@ -61,7 +61,7 @@ class CleanRanking:
 def clean_ranking(index: CorpusIndex, test: dict[str, str], depth: int) -> CleanRanking:
     pairs = list(test.items())
     runs = index.retrieve(pairs, k=depth)
-    vectors = as_index_vectors(encode_checked(index.retriever, "encode_queries", [t for _, t in pairs], [q for q, _ in pairs]), index.retriever.similarity)
+    vectors = as_index_vectors(index.query_vectors(pairs), index.retriever.similarity)  # encoded once, by `retrieve`
     return CleanRanking([q for q, _ in pairs], vectors, [np.fromiter(r.values(), dtype=np.float64) for r in runs], depth)
 
 
