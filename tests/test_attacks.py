@@ -139,6 +139,71 @@ def test_hotflip_passages_are_text_that_tokenizes_back_to_the_optimised_tokens(s
     assert sum(a == b for a, b in zip(start, p.token_ids)) >= 25 - 3
 
 
+def small_clusters(small_index, n: int, seed: int = 3):
+    queries = split_for_attack(small_index.dataset)
+    retriever = small_index.retriever
+    vectors = retriever.encode_queries(list(queries.train.values()))
+    return queries, cluster_queries(list(queries.train), vectors, n, seed=seed, similarity=retriever.similarity)
+
+
+def same_passages(a, b) -> bool:
+    return [(p.cluster, p.token_ids, p.trace, p.accepted) for p in a] == [(p.cluster, p.token_ids, p.trace, p.accepted) for p in b]
+
+
+@pytest.mark.parametrize("screen", [0, 3])
+def test_hotflip_passages_do_not_depend_on_which_others_run_in_lockstep(small_index, screen):
+    """A cluster's passage is the same alone, first, or inside a group: its own random stream,
+    and batched forwards that do not mix rows."""
+    queries, clusters = small_clusters(small_index, 3)
+    config = HotFlipConfig(tokens=20, iterations=4, pool=8, screen=screen)
+    together = hotflip_passages(small_index.retriever, queries, clusters, config, seed=11, progress=False)
+    alone = [hotflip_passages(small_index.retriever, queries, [c], config, seed=11, progress=False)[0] for c in (clusters[2], clusters[0])]
+    assert same_passages(alone, [together[2], together[0]])
+    assert all(p.extra["seconds"] == together[0].extra["seconds"] > 0 for p in together)  # the lockstep's time, shared
+    assert len({p.token_ids for p in together}) == 3
+
+
+def test_hotflip_reusing_an_unchanged_passages_gradient_changes_nothing(small_index, monkeypatch):
+    """No swap kept: the tokens did not change, so neither did the gradient; reusing it gives
+    exactly the passages that recomputing gives, with fewer gradient passes."""
+    queries, clusters = small_clusters(small_index, 2)
+    config = HotFlipConfig(tokens=16, iterations=6, pool=2)  # a small pool: some iterations keep nothing
+    computed = []
+    original = WhiteBox.gradients
+
+    def counting(self, passages, targets):
+        computed.append(len(passages))
+        return original(self, passages, targets)
+
+    monkeypatch.setattr(WhiteBox, "gradients", counting)
+    reused = hotflip_passages(small_index.retriever, queries, clusters, config, seed=2, progress=False)
+    with_reuse = sum(computed)
+    recomputed = hotflip_passages(small_index.retriever, queries, clusters, config, seed=2, progress=False, reuse_gradients=False)
+    assert sum(computed) - with_reuse == 2 * 6  # every passage, every iteration
+    # once per passage at the start, then once after each swap kept before the last iteration
+    kept = sum(len([i for i in p.accepted if i < 6]) for p in reused)
+    assert with_reuse == 2 + kept < 2 * 6
+    assert same_passages(reused, recomputed)
+
+
+def test_hotflip_screening_accepts_only_exact_improvements(small_index):
+    """With a reduced-precision screen, what is kept is still judged in full precision: the
+    trace is the passage's own objective as indexed, and never goes down."""
+    queries, clusters = small_clusters(small_index, 2)
+    retriever = small_index.retriever
+    config = HotFlipConfig(tokens=20, iterations=5, pool=12, screen=2)
+    passages = hotflip_passages(retriever, queries, clusters, config, seed=4, progress=False, snapshots=range(6))
+    box = WhiteBox(retriever)
+    if box.screen_dtype is not None:
+        assert passages[0].extra["screened_with"] in ("bfloat16", "float16")
+    for p, cluster in zip(passages, clusters):
+        assert np.all(np.diff(p.trace) >= 0)
+        again = cluster.objective(retriever.encode_documents([p.extra["snapshots"][i] for i in range(6)]), retriever.similarity)
+        assert np.allclose(again, p.trace, atol=1e-5)
+        assert box.encode_text(p.text) == list(p.token_ids)
+    assert sum(len(p.accepted) for p in passages) > 0
+
+
 def test_hotflip_needs_a_hugging_face_retriever(small_index):
     class Vectors:
         name, similarity, dimension, fingerprint = "numpy-model", "cosine", 4, "x"
@@ -172,6 +237,35 @@ def test_hotflip_with_the_smollm2_decoder_end_to_end(smollm_gguf, small_cranfiel
         assert WhiteBox(smol).encode_text(p.text) == list(p.token_ids)
     for r in results.values():
         assert r.hits[20].shape == (1, 10) and 0 <= r.summary(20)[0] <= 1
+    # the candidates HotFlip feeds the model as ids are exactly the text the index encodes
+    box = WhiteBox(smol)
+    box.fix_frame([p1.token_ids, p2.token_ids])
+    np.testing.assert_allclose(box.vectors([p1.token_ids, p2.token_ids]), smol.encode_documents([p1.text, p2.text]), atol=1e-5)
+
+
+def test_passages_fed_as_ids_are_the_indexed_passages_prompt_included(minilm_dir):
+    """HotFlip scores candidates from token ids framed by what the tokenizer adds (special
+    tokens, the passage prompt): the vectors equal `encode_documents` of the text."""
+    from robustest.retrievers.hf import EncoderConfig, HFEncoder
+
+    config = EncoderConfig(pooling="mean_no_prompt", doc_prompt="represent this passage : ")
+    retriever = HFEncoder("minilm-prompted", minilm_dir, config, weights_digest="test", device="cpu", progress=False)
+    box = WhiteBox(retriever)
+    texts = ["wing flutter at supersonic speeds", "boundary layer transition on a flat plate"]
+    passages = [box.settle(box.encode_text(t), 12) for t in texts]
+    box.fix_frame(passages)
+    assert list(box._frame.head[-len(box.prompt_ids) :]) == box.prompt_ids
+    indexed = retriever.encode_documents([box.decode(p) for p in passages])
+    np.testing.assert_allclose(box.vectors(passages), indexed, atol=1e-6)
+    # the batched gradient is each passage's own, as from its text alone
+    import torch
+
+    targets = [indexed[1], indexed[0]]
+    for ids, target, grad in zip(passages, targets, box.gradients(passages, targets)):
+        vector, inputs, start = box.differentiable_vector(ids)
+        (alone,) = torch.autograd.grad((vector[0] * torch.as_tensor(target)).sum(), inputs)
+        assert grad.shape == (12, retriever.dimension)
+        torch.testing.assert_close(grad, alone[0, start : start + 12], atol=1e-6, rtol=0)
 
 
 # -- measuring ----------------------------------------------------------------------------
@@ -216,6 +310,9 @@ def test_seeds_give_their_own_passages_and_the_same_seed_the_same_ones(small_ind
     other = Poisoning(small_index, queries, hotflip=HotFlipConfig(tokens=20, iterations=3, pool=6), seeds=(1999,), cache=cache, progress=False)
     assert other.run("hotflip", 2).cached == (False,)  # another parameter, another entry
     assert len(list((tmp_path / "attacks").glob("*.json"))) == 3
+    unscreened = Poisoning(small_index, queries, hotflip=HotFlipConfig(tokens=20, iterations=2, pool=6, screen=0), cache=cache, progress=False)
+    screened = Poisoning(small_index, queries, hotflip=config, cache=cache, progress=False)
+    assert cache.key(unscreened.cache_parts("hotflip", 2, 1999)) != cache.key(screened.cache_parts("hotflip", 2, 1999))  # screening is in the key
 
 
 def test_attack_settings_are_checked_with_readable_messages(small_index):
@@ -224,6 +321,8 @@ def test_attack_settings_are_checked_with_readable_messages(small_index):
         Poisoning(small_index, queries, progress=False).clusters(1, 11)
     with pytest.raises(RobustestError, match="HotFlip pool = 0"):
         HotFlipConfig(pool=0)
+    with pytest.raises(RobustestError, match="HotFlip screen = -1 must be 0 or more"):
+        HotFlipConfig(screen=-1)
     with pytest.raises(RobustestError, match="does not fit"):
         Poisoning(small_index, queries, hotflip=HotFlipConfig(tokens=600), seeds=(1,), progress=False).run("hotflip", 1)
     with pytest.raises(RobustestError, match="train_fraction"):
