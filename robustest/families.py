@@ -149,7 +149,7 @@ POISONING_DEFAULTS: dict[str, Any] = {
     "passages": (10,),  # adversarial passages per seed (N); one gate per N
     "tokens": 50,  # length of each passage (L)
     "iterations": 30,  # HotFlip iterations per passage
-    "pool": 20,  # HotFlip candidates evaluated per iteration
+    "pool": 5,  # HotFlip candidates evaluated per iteration (more iterations beat a bigger pool per CPU second)
     "attacks": ATTACKS,  # measured and reported
     "gated": ("hotflip",),  # attacks with an ASR gate
     "train_split": "train",  # the attacker's queries: this split when the dataset has it...

@@ -246,7 +246,7 @@ class Settings:
     poison_passages: tuple[int, ...] | None = setting(None, "corpus poisoning: adversarial passages injected per seed (N), one gate per number (default 10; the paper: 10,50)", _lazy("parse_passages"), metavar="LIST")
     poison_length: int | None = setting(None, "corpus poisoning: tokens per adversarial passage (L, default 50)", parse_positive_int, metavar="N")
     poison_iterations: int | None = setting(None, "corpus poisoning: HotFlip iterations per passage (default 30, CPU-sized; the paper: 5000)", _lazy("parse_iterations"), metavar="N")
-    poison_pool: int | None = setting(None, "corpus poisoning: HotFlip candidates encoded per iteration (default 20; the paper: 100)", parse_positive_int, metavar="N")
+    poison_pool: int | None = setting(None, "corpus poisoning: HotFlip candidates encoded per iteration (default 5; the paper: 100)", parse_positive_int, metavar="N")
     poison_seeds: tuple[int, ...] | None = setting(None, "corpus poisoning: attack seeds, each a full attack (default 1999,5)", _lazy("parse_seeds"), metavar="LIST")
     poison_threshold: float | None = setting(None, "corpus poisoning: the gate's maximum ASR@20, a share of the test queries (default 0.3)", _lazy("parse_fraction"), metavar="ASR")
     save: str | None = setting(None, "write the run's results to this JSON file", metavar="PATH")

@@ -125,7 +125,7 @@ def test_poisoning_settings_defaults_and_overrides():
     assert default.threshold == 0.3 and default.k == 20 and default.seeds == (1999, 5)
     options = poisoning_config(default, Settings(poison_passages=(10, 50), poison_iterations=5000, poison_seeds=(1, 2), poison_threshold=0.1))
     assert options.extra["passages"] == (10, 50) and options.extra["iterations"] == 5000
-    assert options.seeds == (1, 2) and options.threshold == 0.1 and options.extra["pool"] == 20
+    assert options.seeds == (1, 2) and options.threshold == 0.1 and options.extra["pool"] == 5
     assert default.extra["passages"] == (10,) and default.extra["tokens"] == 50 and default.extra["gated"] == ("hotflip",)
     table = merge_tables({"seeds": [1, 2, 3], "poisoning": {"passages": [10, 50], "iterations": 5000}}, parse_family_set("poisoning.pool=100,poisoning.gated=hotflip/query_copy"))
     config = family_configs(table, thresholds={"poisoning": 0.1})["poisoning"]
