@@ -114,8 +114,9 @@ class SamplingPerturber:
         self.family, self.sampler, self.guard = family, sampler, guard
 
     def __call__(self, queries: Mapping[str, str], seed: int) -> Perturbed:
-        if self.guard is not None:  # what the guard will score, encoded in one batch first
-            self.guard.prefetch_draws(queries, self.family, seed, self.sampler.unguarded)
+        unguarded = getattr(self.sampler, "unguarded", None)  # a sampler the guard wrapped
+        if self.guard is not None and unguarded is not None:  # what the guard will score, encoded in one batch first
+            self.guard.prefetch_draws(queries, self.family, seed, unguarded)
         return perturb_queries(queries, self.family, seed, self.sampler)
 
 

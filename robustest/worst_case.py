@@ -212,7 +212,8 @@ def worst_case_search(
 
     `plans_of(query)` lists the plans one edit away, simplest first (a family's `neighbours`,
     or `sampled_neighbours(sampler, budget)`); `keep([(query, texts), ...])` may veto variants
-    (a semantic guard: one mask per query, for all queries at once). More than `max_queries` eligible queries: a seeded sample of them.
+    (a semantic guard: one mask per query, for all queries at once). More than `max_queries`
+    eligible queries: a seeded sample of them.
     """
     margin = max(1, k // 2) if margin is None else margin
     if not 1 <= margin <= k:
