@@ -531,6 +531,7 @@ BAD_VALUES = {  # option -> (bad value, what the one error line must say)
     "effectiveness_floor": ("high", r"--robustest-effectiveness-floor: 'high' is not a number"),
     "seeds": ("1999,1999", r"--robustest-seeds: seed 1999 given twice"),
     "thresholds": ("misspelling=20", r"--robustest-thresholds: misspelling: '20' looks like a percentage"),
+    "worst_case_thresholds": ("misspelling=40", r"--robustest-worst-case-thresholds: misspelling: '40' looks like a percentage"),
     "family_set": ("misspelling.k", r"--robustest-family-set: 'misspelling\.k': write FAMILY\.KEY=VALUE"),
     "inconclusive": ("maybe", r"--robustest-inconclusive: 'maybe' is not one of pass, fail"),
     "properties": ("lenient", r"--robustest-properties: 'lenient' is not one of report, strict"),
