@@ -296,7 +296,9 @@ class FamilyConfig:
     @property
     def margin(self) -> int:
         """Searched queries start at rank <= this: safely inside the top k, not on its edge."""
-        return self.worst_case_margin or max(1, self.k // 2)
+        from .worst_case import default_margin  # numpy: not at the plugin's start-up
+
+        return self.worst_case_margin or default_margin(self.k)
 
 
 # -- values of settings: each parser takes what TOML or the command line gives and returns the

@@ -192,6 +192,11 @@ def _number(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
+def default_margin(k: int) -> int:
+    """Searched queries start at rank <= k // 2 (at least 1): inside the top k, not on its edge."""
+    return max(1, k // 2)
+
+
 def worst_case_search(
     index,
     clean,
@@ -215,7 +220,7 @@ def worst_case_search(
     (a semantic guard: one mask per query, for all queries at once). More than `max_queries`
     eligible queries: a seeded sample of them.
     """
-    margin = max(1, k // 2) if margin is None else margin
+    margin = default_margin(k) if margin is None else margin
     if not 1 <= margin <= k:
         raise ValueError(f"margin={margin} must be between 1 and k={k}")
     depth = max(k, min(index.k, RANK_DEPTH))
