@@ -172,7 +172,6 @@ def _reader_from(paths, problems):
     earlier failed lookup there cannot affect us and each folder is parsed only once.
     """
     import nltk
-    from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
     # The same two names NLTK's lazy loader tries: a downloaded zip, then a folder.
     for resource in ("corpora/wordnet.zip/wordnet/", "corpora/wordnet"):
@@ -194,12 +193,25 @@ def _reader_from(paths, problems):
                 with warnings.catch_warnings():
                     # "multilingual functions are not available": we pass no OMW reader.
                     warnings.simplefilter("ignore")
-                    _READERS[key] = WordNetCorpusReader(location, None)
+                    _READERS[key] = english_wordnet_reader(location)
             except (OSError, ValueError, LookupError, AssertionError) as exc:
                 problems.append(f"{key} is unusable: {exc}")
                 continue
         return _READERS[key]
     return None
+
+
+def english_wordnet_reader(location):
+    """NLTK's WordNet reader without the multilingual (OMW) mapping we never use: its
+    constructor maps every sense of WordNet 3.0 onto itself (index.sense read twice, more than
+    half of its load time) because it compares the version "3.0" with the name "wordnet"."""
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    class EnglishWordNet(WordNetCorpusReader):
+        def map_wn(self, version="wordnet"):
+            return None
+
+    return EnglishWordNet(location, None)
 
 
 def _swap_in(new: Path, target: Path) -> None:
