@@ -8,13 +8,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.robustest-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test bench wordnet chromium clean
+.PHONY: install demo test bench wordnet chromium r clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	$(MAKE) wordnet
 	$(MAKE) chromium
+	$(MAKE) r
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# A plain `torch` requirement pulls a multi-GB CUDA build; take the CPU build unless torch is present.
@@ -37,6 +38,13 @@ chromium:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+
+# R with lme4 and emmeans: tests/test_mixed_vs_lme4.py checks robustest.mixed against the paper's tool.
+r:
+	@if ! command -v Rscript >/dev/null 2>&1 || ! Rscript -e 'library(lme4); library(emmeans)' >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends r-base-core r-cran-lme4 r-cran-emmeans; \
 	fi
 
 demo: install
