@@ -8,12 +8,12 @@ to the end of the run, to exactly one phase (the innermost one active):
 
   start-up            interpreter, imports, pytest collection (process start to the first test,
                       less the phases below that happen meanwhile)
-  model load          resolving and loading the retriever under test
+  model load          resolving and loading the retriever under test (and a guard model other than it)
   dataset             loading the collection (cold default collection: building it)
   corpus encode       the corpus index: encode + store the corpus (cold), or load the stored
                       vectors (warm), then the FAISS index
   clean evaluation    the unperturbed queries retrieved and scored (what `robustest evaluate` measures)
-  perturbers          making a family's perturber (the synonym guard loads a second model)
+  perturbers          making a family's perturber
   gates               test_drop_rate
   worst-case searches test_worst_case_of_one_edit and the property searches (marked
                       robustest_property: test_a_typo_keeps..., test_each_variant...)
@@ -25,7 +25,7 @@ to the end of the run, to exactly one phase (the innermost one active):
 
 The shares add up to the run's wall time. Afterwards, in the same process, the forward-pass
 floor is measured: every distinct text the run encoded (per encoder and call: the retriever's
-queries and documents, the synonym guard's queries), encoded once more, each group in one
+queries and documents, the guard model's queries), encoded once more, each group in one
 call. Documents are in it only when the run encoded them (a cold corpus, HotFlip candidates).
 Gradient passes (HotFlip) are not encodes and are not in the floor.
 
@@ -264,7 +264,7 @@ class PhasePlugin:
 def instrument(timeline: Timeline, logs: list[EncodeLog], info: dict) -> None:
     """Wrap what a run loads and computes, for this process only."""
     from robustest.attacks.poisoning import Poisoning
-    from robustest.perturb.synonyms import SemanticGuard
+    from robustest.perturb.guard import GuardModel
     from robustest.plugin.checks import Checks
     from robustest.plugin.session import RobustestSession
     from robustest.retrieval import CorpusIndex
@@ -320,14 +320,17 @@ def instrument(timeline: Timeline, logs: list[EncodeLog], info: dict) -> None:
 
     Checks.perturber = timed_perturber
 
-    default_guard = SemanticGuard.default.__func__
+    load_guard = GuardModel.model.fget
 
-    def guard(cls, *args, **kwargs):
-        made = default_guard(cls, *args, **kwargs)
-        logs.append(EncodeLog("synonym guard", made.encoder, timeline))
-        return made
+    def guard_model(self):
+        if self._model is not None:
+            return load_guard(self)
+        with timeline.phase("model load"):
+            model = load_guard(self)
+        logs.append(EncodeLog("guard", model, timeline))  # a guard sharing the retriever's vectors never loads
+        return model
 
-    SemanticGuard.default = classmethod(guard)
+    GuardModel.model = property(guard_model)
 
     passages = Poisoning.passages
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import KW_ONLY, dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from .errors import RobustestError
 from .settings import parse_fraction, parse_whole
@@ -112,23 +112,58 @@ class SamplingPerturber:
 
     def __init__(self, family: str, sampler: Sampler, guard=None):
         self.family, self.sampler, self.guard = family, sampler, guard
+        self._guard_ready: set[int] = set()  # seeds whose guard texts are encoded
+
+    def prefetch_guard(self, queries: Mapping[str, str], seeds: Sequence[int]) -> None:
+        """Encode in one batch what the guard will score for these seeds (the same draws)."""
+        unguarded = getattr(self.sampler, "unguarded", None)  # a sampler the guard wrapped
+        todo = [seed for seed in seeds if seed not in self._guard_ready]
+        if self.guard is not None and unguarded is not None and todo:
+            self.guard.prefetch_draws(queries, self.family, todo, unguarded)
+        self._guard_ready.update(todo)
 
     def __call__(self, queries: Mapping[str, str], seed: int) -> Perturbed:
-        unguarded = getattr(self.sampler, "unguarded", None)  # a sampler the guard wrapped
-        if self.guard is not None and unguarded is not None:  # what the guard will score, encoded in one batch first
-            self.guard.prefetch_draws(queries, self.family, seed, unguarded)
+        self.prefetch_guard(queries, [seed])
         return perturb_queries(queries, self.family, seed, self.sampler)
 
 
 def guarded_synonyms(settings) -> SamplingPerturber:
-    """WordNet swaps kept only if the embedded MiniLM still finds them close to the query
-    (the paper: the Universal Sentence Encoder at 0.7); the same guard for every retriever."""
-    from .perturb.synonyms import SemanticGuard, wordnet_sampler
+    """WordNet swaps kept only if the guard model (--robustest-guard-model, default the
+    embedded MiniLM) still finds them close to the query (the paper: the Universal Sentence
+    Encoder at 0.7)."""
+    from .perturb.synonyms import wordnet_sampler
 
     if settings.synonym_guard is None:
         return SamplingPerturber("synonymizing", wordnet_sampler())
-    guard = SemanticGuard.default(settings.synonym_guard)
+    guard = semantic_guard(settings, settings.synonym_guard)
     return SamplingPerturber("synonymizing", guard.wrap(wordnet_sampler()), guard)
+
+
+def guard_load_options(settings):
+    """How the guard model loads: the run's device and threads, none of the retriever's
+    prompt or pooling overrides (those are for the model under test)."""
+    from .paths import cache_root
+    from .retrievers.resolve import LoadOptions
+
+    return LoadOptions(
+        device=settings.device, dtype=settings.dtype, batch_size=settings.batch_size, threads=settings.threads,
+        dataset_name=settings.dataset, allow_download=settings.allow_download, cache_dir=cache_root(settings.cache_dir), progress=False,
+    )
+
+
+_GUARD_MODELS: dict = {}  # (spec, load options) -> GuardModel: loaded once per process
+
+
+def semantic_guard(settings, threshold: float):
+    """A SemanticGuard on --robustest-guard-model; every guard of a process with the same
+    model and options shares one loaded model."""
+    from .perturb.guard import GuardModel, SemanticGuard
+
+    options = guard_load_options(settings)
+    key = (settings.guard_model, options)
+    if key not in _GUARD_MODELS:
+        _GUARD_MODELS[key] = GuardModel(settings.guard_model, options)
+    return SemanticGuard(_GUARD_MODELS[key], threshold)
 
 
 def model_paraphrases(settings) -> Perturber:

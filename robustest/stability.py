@@ -122,9 +122,23 @@ def run_family(
     perturb: Callable[[Mapping[str, str], int], Perturbed] | None = None,
 ) -> FamilyRun:
     """`perturb(queries, seed)` makes one seed's variants; default: the family's own sampler."""
+    return score_family(index, family, seeds, measure, clean, perturb_seeds(clean, family, seeds, perturb))
+
+
+def perturb_seeds(
+    clean: Evaluation, family: str, seeds: Sequence[int], perturb: Callable[[Mapping[str, str], int], Perturbed] | None = None
+) -> tuple[Perturbed, ...]:
+    """One Perturbed per seed: the variants of the clean queries (nothing encoded here)."""
     queries = {q: t for q, t in zip(clean.qids, clean.texts)}
     perturb = perturb or (lambda qs, seed: perturb_queries(qs, family, seed))
-    perturbations = tuple(perturb(queries, seed) for seed in seeds)
+    return tuple(perturb(queries, seed) for seed in seeds)
+
+
+def score_family(
+    index: CorpusIndex, family: str, seeds: Sequence[int], measure: str, clean: Evaluation, perturbations: Sequence[Perturbed]
+) -> FamilyRun:
+    """Retrieve and score every variant of every seed (`perturbations[s]` is seed `seeds[s]`'s) in one batch."""
+    perturbations = tuple(perturbations)
     pairs = [(v.query_id, v.text) for p in perturbations for v in p.variants]
     evaluation = index.evaluate(pairs, measures=[measure])
     qids = list(clean.qids)

@@ -197,6 +197,61 @@ def default_margin(k: int) -> int:
     return max(1, k // 2)
 
 
+@dataclass(frozen=True)
+class SearchPlan:
+    """What a worst-case search will retrieve: the neighbourhoods of the searched queries
+    (after the guard's veto), their clean ranks, and the settings that chose them."""
+
+    family: str
+    k: int
+    margin: int
+    depth: int
+    budget: int
+    seed: int
+    eligible: int
+    clean_ranks: dict
+    hoods: tuple[Neighbourhood, ...]
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """(query id, variant text) of every variant to retrieve."""
+        return [(h.query_id, t) for h in self.hoods for t in h.texts]
+
+
+def plan_search(
+    index,
+    clean,
+    family: str,
+    plans_of: Callable[[str], Sequence],
+    *,
+    k: int = 10,
+    margin: int | None = None,
+    budget: int = 32,
+    max_queries: int | None = 50,
+    seed: int = 1999,
+    keep: Callable[[list[tuple[str, tuple[str, ...]]]], Sequence[Sequence[bool]]] | None = None,
+) -> SearchPlan:
+    """The queries to search and their neighbourhoods; nothing but the clean queries is
+    retrieved (see `worst_case_search`)."""
+    margin = default_margin(k) if margin is None else margin
+    if not 1 <= margin <= k:
+        raise ValueError(f"margin={margin} must be between 1 and k={k}")
+    depth = max(k, min(index.k, RANK_DEPTH))
+    qrels = index.dataset.qrels
+    clean_runs = index.runs_at_depth(clean, depth)
+    ranks = {q: first_relevant(run, qrels[q]) for q, run in zip(clean.qids, clean_runs)}
+    eligible = [(q, t) for q, t in zip(clean.qids, clean.texts) if ranks[q] is not None and ranks[q] <= margin]
+    chosen = eligible
+    if max_queries is not None and len(eligible) > max_queries:
+        picked = set(random.Random(f"robustest:worst-case:{seed}:{family}").sample(range(len(eligible)), max_queries))
+        chosen = [e for i, e in enumerate(eligible) if i in picked]
+    hoods = [neighbourhood(q, t, plans_of, budget=budget, seed=seed, family=family) for q, t in chosen]
+    if keep is not None:
+        hoods = [_kept(h, mask) for h, mask in zip(hoods, keep([(h.query, h.texts) for h in hoods]))]
+    hoods = [h for h in hoods if h.texts]  # a query with no legal edit is not searched
+    return SearchPlan(family, k, margin, depth, budget, seed, len(eligible), {h.query_id: ranks[h.query_id] for h in hoods}, tuple(hoods))
+
+
 def worst_case_search(
     index,
     clean,
@@ -220,23 +275,14 @@ def worst_case_search(
     (a semantic guard: one mask per query, for all queries at once). More than `max_queries`
     eligible queries: a seeded sample of them.
     """
-    margin = default_margin(k) if margin is None else margin
-    if not 1 <= margin <= k:
-        raise ValueError(f"margin={margin} must be between 1 and k={k}")
-    depth = max(k, min(index.k, RANK_DEPTH))
-    qrels = index.dataset.qrels
-    clean_runs = index.runs_at_depth(clean, depth)
-    ranks = {q: first_relevant(run, qrels[q]) for q, run in zip(clean.qids, clean_runs)}
-    eligible = [(q, t) for q, t in zip(clean.qids, clean.texts) if ranks[q] is not None and ranks[q] <= margin]
-    chosen = eligible
-    if max_queries is not None and len(eligible) > max_queries:
-        picked = set(random.Random(f"robustest:worst-case:{seed}:{family}").sample(range(len(eligible)), max_queries))
-        chosen = [e for i, e in enumerate(eligible) if i in picked]
-    hoods = [neighbourhood(q, t, plans_of, budget=budget, seed=seed, family=family) for q, t in chosen]
-    if keep is not None:
-        hoods = [_kept(h, mask) for h, mask in zip(hoods, keep([(h.query, h.texts) for h in hoods]))]
-    hoods = [h for h in hoods if h.texts]  # a query with no legal edit is not searched
-    pairs = [(h.query_id, t) for h in hoods for t in h.texts]
+    plan = plan_search(index, clean, family, plans_of, k=k, margin=margin, budget=budget, max_queries=max_queries, seed=seed, keep=keep)
+    return run_search(index, plan, confidence=confidence, examples=examples)
+
+
+def run_search(index, plan: SearchPlan, *, confidence: float = 0.95, examples: int = 20) -> WorstCase:
+    """Retrieve every variant of `plan` in one batch and find each query's worst."""
+    k, depth, qrels, ranks, hoods = plan.k, plan.depth, index.dataset.qrels, plan.clean_ranks, plan.hoods
+    pairs = plan.pairs
     runs = index.retrieve(pairs, k=depth) if pairs else []
     worst, found, start = [], [], 0
     for h in hoods:
@@ -247,13 +293,13 @@ def worst_case_search(
         if first_break is not None:
             found.append((h, first_break, after[first_break]))
     result = WorstCase(
-        family=family,
+        family=plan.family,
         k=k,
-        margin=margin,
+        margin=plan.margin,
         depth=depth,
-        budget=budget,
-        seed=seed,
-        eligible=len(eligible),
+        budget=plan.budget,
+        seed=plan.seed,
+        eligible=plan.eligible,
         qids=[h.query_id for h in hoods],
         clean_ranks=np.array([ranks[h.query_id] for h in hoods], dtype=np.int64),
         worst_ranks=np.array(worst, dtype=np.int64),

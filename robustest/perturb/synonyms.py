@@ -21,7 +21,8 @@ open, as the Augmenter picks uniformly among its transformed texts, so a word wi
 synonyms is likelier to be picked. Stopwords and words under 3 characters never change.
 
 The paper guards WordNet swaps with the Universal Sentence Encoder (cosine >= 0.7);
-`SemanticGuard` plays that role with any encoder, by default the embedded all-MiniLM-L6-v2.
+`SemanticGuard` (robustest.perturb.guard) plays that role with any encoder, by default the
+embedded all-MiniLM-L6-v2.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import RobustestError
-from .base import NoLegalEdit, rng_for
+from .base import NoLegalEdit
 from .typos import MIN_WORD_LENGTH, editable_words, words_to_change
 from .words import replace_words, split_words
+from .guard import SemanticGuard, draw  # noqa: F401  (robustest.perturb.synonyms.SemanticGuard predates perturb.guard)
 
 FAMILY = "synonymizing"
 POS_MODES = ("wordnet-majority", "any")
@@ -312,113 +314,3 @@ def embedding_sampler(
         return sample_swaps(query, rng, candidates, f"GloVe neighbour at cosine >= {min_cos}")
 
     return guard.wrap(sampler) if guard is not None else sampler
-
-
-# ---- semantic guard -----------------------------------------------------------------------
-
-
-class SemanticGuard:
-    """Keep a variant only if it stays close to the original query in an encoder's space.
-
-    `encoder` is anything with `encode_queries(texts) -> np.ndarray` (every robustest
-    retriever). Use one independent of the retriever under test: a guard built on the model
-    being tested would drop exactly the variants that hurt it. For each query the wrapped
-    sampler draws `tries` plans, encodes the original and the variants in one batch, and
-    keeps the first plan whose variant has cosine >= `threshold`; plans looked at before it
-    count as rejected. NoLegalEdit when none passes.
-    """
-
-    MEMORY = 200_000  # texts whose unit vectors are kept (~300 MB at dimension 384)
-
-    def __init__(self, encoder, threshold: float = 0.7, tries: int = 10):
-        if tries < 1:
-            raise ValueError(f"tries={tries} must be at least 1")
-        self.encoder = encoder
-        self.threshold = threshold
-        self.tries = tries
-        self.accepted = 0
-        self.rejected = 0
-        # text -> unit vector: each seed re-scores the same originals, and one batch for a
-        # whole query set beats a small batch per query by an order of magnitude on a CPU.
-        self._vectors: dict = {}
-
-    @classmethod
-    def default(cls, threshold: float = 0.7, tries: int = 10) -> "SemanticGuard":
-        """A guard on the embedded all-MiniLM-L6-v2 (loads in a few seconds)."""
-        from ..retrievers.resolve import LoadOptions, resolve_retriever
-
-        return cls(resolve_retriever("default").load(LoadOptions(progress=False)), threshold, tries)
-
-    @property
-    def rejection_rate(self) -> float:
-        """Share of the plans looked at that were rejected; nan before any was."""
-        seen = self.accepted + self.rejected
-        return self.rejected / seen if seen else float("nan")
-
-    def prefetch(self, texts: Sequence[str]) -> None:
-        """Encode, in one batch, every text of `texts` not encoded yet."""
-        import numpy as np
-
-        new = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        if not new:
-            return
-        if len(self._vectors) + len(new) > self.MEMORY:
-            self._vectors.clear()
-        vectors = np.asarray(self.encoder.encode_queries(new), dtype=np.float64)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        self._vectors.update(zip(new, vectors))
-
-    def cosines(self, original: str, variants: Sequence[str]):
-        """Cosine of each variant with the original, in the encoder's space."""
-        import numpy as np
-
-        self.prefetch([original, *variants])
-        if not variants:
-            return np.zeros(0)
-        return np.stack([self._vectors[v] for v in variants]) @ self._vectors[original]
-
-    def keep_close(self, items: Sequence[tuple[str, Sequence[str]]]) -> list:
-        """For each (original, variants): which variants stay at cosine >= threshold; all
-        texts encoded in one batch."""
-        self.prefetch([t for original, variants in items for t in (original, *variants)])
-        return [self.cosines(original, variants) >= self.threshold for original, variants in items]
-
-    def prefetch_draws(self, queries: Mapping[str, str], family: str, seed: int, sampler: Sampler) -> None:
-        """Encode in one batch every text `wrap(sampler)` will score for one seed of the
-        protocol (the same draws: the same per-query generators), so that it then only looks
-        vectors up."""
-        texts = []
-        for qid in sorted(queries):
-            try:
-                plans = draw(sampler, queries[qid], rng_for(seed, family, qid), self.tries)
-            except NoLegalEdit:
-                continue
-            texts += [queries[qid], *(p.apply(queries[qid]) for p in plans)]
-        self.prefetch(texts)
-
-    def wrap(self, sampler: Sampler) -> Sampler:
-        def guarded(query: str, rng: random.Random):
-            plans = draw(sampler, query, rng, self.tries)
-            texts = sorted({p.apply(query) for p in plans})  # encode each distinct variant once
-            score = dict(zip(texts, self.cosines(query, texts)))
-            for plan in plans:
-                if score[plan.apply(query)] >= self.threshold:
-                    self.accepted += 1
-                    return plan
-                self.rejected += 1
-            raise NoLegalEdit(f"none of {len(plans)} variants of {query!r} kept cosine >= {self.threshold} with it")
-
-        guarded.guard = self
-        guarded.unguarded = sampler
-        return guarded
-
-
-def draw(sampler: Sampler, query: str, rng: random.Random, tries: int) -> list:
-    """Up to `tries` plans; NoLegalEdit only when not even the first can be drawn."""
-    plans = [sampler(query, rng)]
-    for _ in range(tries - 1):
-        try:
-            plans.append(sampler(query, rng))
-        except NoLegalEdit:
-            break
-    return plans

@@ -26,8 +26,8 @@ import numpy as np
 
 from ..assertions import assert_drop_rate, assert_rank_stable, assert_top_k_unchanged
 from ..errors import RobustestError, RobustnessError, enforce
-from ..families import FamilyConfig, MissingResource, Perturber, perturber
-from ..stability import FamilyRun, first_relevant, run_family
+from ..families import FAMILIES, FamilyConfig, MissingResource, Perturber, perturber
+from ..stability import FamilyRun, first_relevant, perturb_seeds, score_family
 from ..stats import GateResult
 
 
@@ -36,6 +36,12 @@ class Checks:
         self.session = session
         self.record = session.record
         self._perturbers: dict[str, Perturber] = {}
+        self._variants: dict[str, tuple] = {}  # family -> (seeds, perturbations)
+        self._search_plans: dict = {}  # family -> worst_case.SearchPlan
+        # kind ("run", "worst_case") -> families the collected tests use (marker robustest_uses),
+        # set by the plugin; their texts are encoded in one batch when the first is asked for.
+        self.planned: dict[str, set[str]] = {}
+        self._prefetched = False
         self._poisoning = None  # plugin.poisoning.PoisoningChecks, built when a poisoning test asks
         self.search = None  # the running property search's progress.Task, set by the plugin
 
@@ -59,20 +65,59 @@ class Checks:
         a paraphrase model take seconds to load."""
         if family not in self._perturbers:
             made = self._perturbers[family] = perturber(family, self.session.settings)
-            if getattr(made, "guard", None) is not None:
-                self.record.guard = made.guard
+            guard = getattr(made, "guard", None)
+            if guard is not None:
+                self.record.guards[family] = guard
+                fingerprint = getattr(self.session.retriever, "fingerprint", None)
+                if fingerprint is not None and guard.fingerprint == fingerprint:
+                    guard.share_vectors(self.session.corpus_index)  # one model, one set of query vectors
         return self._perturbers[family]
 
     def run(self, family: str) -> FamilyRun:
         if family not in self.record.runs:
+            self.prefetch(family)
             cfg = self.config(family)
             clean = self.session.clean_evaluation_for(cfg.measure)
+            seeds, perturbations = self.perturbations(family)
+            self.record.runs[family] = score_family(self.session.corpus_index, family, seeds, cfg.measure, clean, perturbations)
+        return self.record.runs[family]
+
+    def perturbations(self, family: str) -> tuple[tuple[int, ...], tuple]:
+        """(seeds, one Perturbed per seed) of `family`, made once; against a saved baseline its
+        variants, replayed (the comparison is then paired)."""
+        if family not in self._variants:
+            cfg = self.config(family)
             reference = self.session.reference
             frozen = reference.frozen(family, cfg.seeds) if reference is not None else None
-            # Against a saved baseline, replay its variants: the comparison is then paired.
             seeds, perturb = frozen if frozen is not None else (cfg.seeds, self.perturber(family))
-            self.record.runs[family] = run_family(self.session.corpus_index, family, seeds, cfg.measure, clean, perturb)
-        return self.record.runs[family]
+            prefetch_guard = getattr(perturb, "prefetch_guard", None)
+            if prefetch_guard is not None:  # what the guard scores for every seed, in one batch
+                prefetch_guard(self._clean_queries(family), seeds)
+            self._variants[family] = (tuple(seeds), perturb_seeds(self.session.clean_evaluation_for(cfg.measure), family, seeds, perturb))
+        return self._variants[family]
+
+    def _clean_queries(self, family: str) -> dict[str, str]:
+        clean = self.session.clean_evaluation_for(self.config(family).measure)
+        return dict(zip(clean.qids, clean.texts))
+
+    def prefetch(self, family: str) -> None:
+        """The first time a planned family is asked for (a collected test is marked
+        `robustest_uses`): make the variants of every planned family run and search, then
+        encode all their texts in one batch (length-sorted by the encoder), so each gate and
+        search only looks its vectors up."""
+        planned = {f for families in self.planned.values() for f in families}
+        if self._prefetched or family not in planned:
+            return
+        self._prefetched = True
+        available = lambda f: f in self.session.families and self.no_resource_reason(f) is None  # noqa: E731
+        texts = []
+        for f in filter(available, self.planned.get("run", ())):
+            texts += [(v.query_id, v.text) for p in self.perturbations(f)[1] for v in p.variants]
+        for f in filter(available, self.planned.get("worst_case", ())):
+            if FAMILIES[f].neighbours is not None or FAMILIES[f].sampler is not None:
+                texts += self.search_plan(f).pairs
+        if texts:
+            self.session.corpus_index.query_vectors(texts)
 
     def add(self, key: str, value: Any, line: str | None = None) -> None:
         """Keep a measured value for the run file and, optionally, a summary line."""
@@ -165,29 +210,35 @@ class Checks:
         __tracebackhide__ = True
         from ..assertions import assert_worst_case
 
+        from ..worst_case import run_search
+
         cfg = self.config(family)
         if family not in self.record.worst_cases:
-            self.record.worst_cases[family] = self._search_worst_case(family, cfg)
+            self.prefetch(family)
+            self.record.worst_cases[family] = run_search(self.session.corpus_index, self.search_plan(family), confidence=cfg.confidence)
         result = self.record.worst_cases[family]
         if cfg.worst_case_threshold is not None:
             options = {"inconclusive": self.session.settings.inconclusive, "min_queries": cfg.min_queries}
             self._judge(family, lambda: assert_worst_case(result, cfg.worst_case_threshold, **options), label=f"{family} worst case")
         return result
 
-    def _search_worst_case(self, family: str, cfg: FamilyConfig):
-        from ..families import FAMILIES
-        from ..worst_case import sampled_neighbours, worst_case_search
+    def search_plan(self, family: str):
+        """The family's worst-case search plan (worst_case.SearchPlan), made once."""
+        from ..worst_case import plan_search, sampled_neighbours
 
-        entry = FAMILIES[family]
-        if entry.neighbours is None and entry.sampler is None:
-            raise RobustestError(f"{family} has no one-edit neighbourhood to search: its variants come from a model; check them with robustness.run({family!r})")
-        plans_of = entry.neighbours or sampled_neighbours(entry.sampler, cfg.worst_case_neighbours)
-        guard = getattr(self.perturber(family), "guard", None)  # the family's semantic guard vetoes variants here too
-        keep = None if guard is None else guard.keep_close
-        return worst_case_search(
-            self.session.corpus_index, self.session.clean_evaluation, family, plans_of, k=cfg.k, margin=cfg.margin,
-            budget=cfg.worst_case_neighbours, max_queries=cfg.worst_case_queries, seed=cfg.seeds[0], keep=keep, confidence=cfg.confidence,
-        )
+        if family not in self._search_plans:
+            cfg = self.config(family)
+            entry = FAMILIES[family]
+            if entry.neighbours is None and entry.sampler is None:
+                raise RobustestError(f"{family} has no one-edit neighbourhood to search: its variants come from a model; check them with robustness.run({family!r})")
+            plans_of = entry.neighbours or sampled_neighbours(entry.sampler, cfg.worst_case_neighbours)
+            guard = getattr(self.perturber(family), "guard", None)  # the family's semantic guard vetoes variants here too
+            keep = None if guard is None else guard.keep_close
+            self._search_plans[family] = plan_search(
+                self.session.corpus_index, self.session.clean_evaluation, family, plans_of, k=cfg.k, margin=cfg.margin,
+                budget=cfg.worst_case_neighbours, max_queries=cfg.worst_case_queries, seed=cfg.seeds[0], keep=keep,
+            )
+        return self._search_plans[family]
 
     # -- property search ----------------------------------------------------------------------
     def _k(self, family: str | None, k: int | None) -> int:
@@ -213,6 +264,7 @@ class Checks:
         `target` steers Hypothesis to the worst plans."""
         __tracebackhide__ = True
         from hypothesis import target
+        from hypothesis.control import currently_in_test_context
 
         depth = self._k(family, k)
         index = self.session.corpus_index
@@ -224,7 +276,8 @@ class Checks:
         judged = self.session.dataset.qrels[qid]
         before, *ranks = [first_relevant(run, judged) for run in runs]
         worst = int(np.argmax([r or index.k + 1 for r in ranks]))
-        target(float(ranks[worst] or index.k + 1), label="worst rank of the best relevant document")
+        if currently_in_test_context():  # a plain test (each model-written variant) has no search to steer
+            target(float(ranks[worst] or index.k + 1), label="worst rank of the best relevant document")
         if ranks[worst] is None or ranks[worst] > depth:
             after = ranks[worst] or f"beyond {index.k}"
             message = (

@@ -25,6 +25,8 @@ MARKERS = {
     "geometry": "embedding geometry of the retriever (IsoScore, average cosine, uniformity, alignment, spectral norms)",
     "robustest_property": "a Hypothesis search for a counterexample (xfail unless --robustest-properties=strict)",
     "robustest_reference": "a comparison with --robustest-baseline or --robustest-compare-to (deselected without one)",
+    "robustest_uses": "robustest_uses(kind): the test's `family` parameter asks for robustness.run (kind 'run') or "
+    "robustness.worst_case ('worst_case'); the texts of all such tests are encoded in one batch",
 }
 
 
@@ -180,6 +182,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     try:
         rs = run.session
+        rs.checks.planned = planned_families(session.items)
         if reporter is not None and session.config.get_verbosity() >= 0:
             for line in summary.header_lines(rs):
                 reporter.write_line(line)
@@ -188,6 +191,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             rs.prepare()
     except RobustestError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def planned_families(items: list[pytest.Item]) -> dict[str, set[str]]:
+    """kind -> the `family` parameters of the collected tests marked robustest_uses(kind)."""
+    planned: dict[str, set[str]] = {}
+    for item in items:
+        marker = item.get_closest_marker("robustest_uses")
+        family = getattr(item, "callspec", None) and item.callspec.params.get("family")
+        if marker and marker.args and isinstance(family, str):
+            planned.setdefault(marker.args[0], set()).add(family)
+    return planned
 
 
 def install_progress(config: pytest.Config) -> None:

@@ -18,7 +18,7 @@ class Record:
         self.not_judged: dict[str, str] = {}  # family -> why its gate refused to judge (too few perturbed queries)
         self.extras: dict[str, Any] = {}  # run-file key -> value (random baseline, geometry, poisoning)
         self.lines: list[str] = []  # summary lines that go with the extras
-        self.guard = None  # the synonym guard, once synonymizing has run
+        self.guards: dict = {}  # family -> its perturb.guard.SemanticGuard, once the family has run
 
     def gate(self, result):
         self.gates = [g for g in self.gates if g.name != result.name] + [result]
@@ -55,7 +55,6 @@ def run_file(session) -> dict[str, Any]:
     from ..runs import RUN_SCHEMA, family_record
 
     record, clean, reference = session.record, session.clean_evaluation, session.reference
-    guard = record.guard
     return {
         "schema": RUN_SCHEMA,
         "robustest_version": __version__,
@@ -79,6 +78,6 @@ def run_file(session) -> dict[str, Any]:
         "counterexamples": dict(record.counterexamples),
         "not_judged": dict(record.not_judged),
         "worst_case": {family: result.as_dict() for family, result in record.worst_cases.items()},
-        "synonym_guard": None if guard is None else {"threshold": guard.threshold, "accepted": guard.accepted, "rejected": guard.rejected},
+        "guards": {family: guard.describe() for family, guard in record.guards.items()},
         **record.extras,
     }

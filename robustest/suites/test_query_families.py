@@ -38,11 +38,13 @@ def perturbing(robustness, family):
     return robustness
 
 
+@pytest.mark.robustest_uses("run")
 @by_family(f for f in FAMILIES.values() if f.perturbs_queries)
 def test_drop_rate(perturbing, family):
     perturbing.gate(family)
 
 
+@pytest.mark.robustest_uses("worst_case")
 @by_family(f for f in FAMILIES.values() if f.neighbours is not None or f.sampler is not None)
 def test_worst_case_of_one_edit(perturbing, family):
     perturbing.worst_case(family)
