@@ -120,7 +120,11 @@ class CorpusIndex:
         """Top-k documents for each (query id, text), best first (k defaults to the index's)."""
         k = self.k if k is None else k
         texts = [text for _, text in queries]
-        extra = 1 if self.exclude_self_matches else 0
+        self_match = self.exclude_self_matches
+        excluded = self.dataset.excluded_docs  # per query, e.g. BRIGHT's excluded_ids
+        none: frozenset[str] = frozenset()
+        # Search deep enough that k documents remain after the exclusions.
+        extra = int(self_match) + max((len(excluded.get(qid, none)) for qid, _ in queries), default=0)
         if isinstance(self.searcher, DenseSearcher):
             scores, indices = self.searcher.search(self.query_vectors(queries), k + extra)
         else:
@@ -129,11 +133,14 @@ class CorpusIndex:
         runs = []
         for (qid, _), row_scores, row_indices in zip(queries, scores, indices):
             run = {}
+            skip = excluded.get(qid, none)
             for score, index in zip(row_scores, row_indices):
                 if index < 0:  # FAISS pads with -1 when k exceeds the corpus
                     continue
                 doc_id = doc_ids[index]
-                if extra and doc_id == qid:  # BEIR: a document never answers itself (ArguAna, Quora)
+                if self_match and doc_id == qid:  # BEIR: a document never answers itself (ArguAna, Quora)
+                    continue
+                if doc_id in skip:
                     continue
                 run[doc_id] = float(score)
             runs.append(dict(list(run.items())[:k]))

@@ -88,10 +88,17 @@ def load_ir_datasets(dataset_id: str, *, exclude_self_matches: bool | None = Non
     # Unlike a BEIR folder the user cannot fix this data, so drop dangling judgements
     # and say so in the notes instead of failing.
     known = set(doc_ids)
+    exclusion = exclusion_grades(ds)
     qrels: dict[str, dict[str, int]] = {}
-    dangling = 0
+    excluded: dict[str, set[str]] = {}
+    dangling = unknown_excluded = 0
     for qid, did, rel in raw_qrels:
-        if qid in queries and did in known:
+        if rel in exclusion:  # not a judgement: a document never to be retrieved for qid
+            if qid in queries and did in known:
+                excluded.setdefault(qid, set()).add(did)
+            else:
+                unknown_excluded += 1
+        elif qid in queries and did in known:
             qrels.setdefault(qid, {})[did] = rel
         else:
             dangling += 1
@@ -101,7 +108,15 @@ def load_ir_datasets(dataset_id: str, *, exclude_self_matches: bool | None = Non
             f"ir_datasets id {dataset_id!r} has no judged queries; pick an id with qrels "
             "for its queries (e.g. beir/scifact/test)"
         )
-    notes = (f"{dangling} judgements name unknown queries or documents and were dropped",)
+    notes = []
+    if dangling:
+        notes.append(f"{dangling} judgements name unknown queries or documents and were dropped")
+    excluded_docs = {q: frozenset(d) for q, d in excluded.items() if q in judged}
+    if excluded_docs:  # the summary shows the notes: say that rankings skip these
+        pairs = sum(map(len, excluded_docs.values()))
+        notes.append(f"{pairs} excluded (query, document) pairs are never retrieved (the collection's excluded ids)")
+    if unknown_excluded:
+        notes.append(f"{unknown_excluded} excluded ids name unknown queries or documents and were ignored")
     return Dataset(
         name=dataset_id,
         source=f"irds:{dataset_id}",
@@ -113,8 +128,20 @@ def load_ir_datasets(dataset_id: str, *, exclude_self_matches: bool | None = Non
         qrels=qrels,
         exclude_self_matches=exclude_self_matches,
         dropped_queries=len(queries) - len(judged),
-        notes=notes if dangling else (),
+        notes=tuple(notes),
+        excluded_docs=excluded_docs,
     )
+
+
+def exclusion_grades(ds) -> frozenset[int]:
+    """The qrels grades a collection defines as 'excluded from evaluation' rather than as a
+    relevance level: BRIGHT stores each query's `excluded_ids` as grade -100 with that
+    meaning. Only negative grades count ('Excluded' is a real grade in TREC CT 2021)."""
+    try:
+        defs = ds.qrels_defs() or {}
+    except Exception:  # a handler without definitions
+        return frozenset()
+    return frozenset(int(g) for g, text in defs.items() if int(g) < 0 and "excluded from evaluation" in str(text).lower())
 
 
 def _summary(exc: BaseException) -> str:

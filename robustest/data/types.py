@@ -15,6 +15,11 @@ class Dataset:
 
     `doc_ids`, `titles` and `texts` are aligned: position i is one document. Only queries
     with at least one judgement are kept; `dropped_queries` counts the others.
+    `excluded_docs` maps a query id to documents that are never retrieved for it: removed from
+    its results before scoring, as BRIGHT does with each query's `excluded_ids` (documents the
+    benchmark rules out for that query, e.g. the problem a coding or math query was written
+    from). Unlike `exclude_self_matches` it is part of the data: always applied, and part of
+    the fingerprint.
     """
 
     name: str
@@ -29,6 +34,7 @@ class Dataset:
     dropped_queries: int = 0
     notes: tuple[str, ...] = field(default=())
     subsampled_from: int | None = None  # the judged queries before `subsample_queries`, if it cut any
+    excluded_docs: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never the content: a failing test prints its arguments
         return f"Dataset({self.name} [{self.split}]: {len(self.doc_ids)} documents, {len(self.queries)} queries, fingerprint {self.fingerprint[:12]})"
@@ -46,14 +52,21 @@ class Dataset:
 
     @cached_property
     def fingerprint(self) -> str:
-        return digest_json(
-            {
-                "corpus": self.corpus_fingerprint,
-                "queries": sorted(self.queries.items()),
-                "qrels": {q: sorted(d.items()) for q, d in sorted(self.qrels.items())},
-                "split": self.split,
-            }
-        )
+        parts = {
+            "corpus": self.corpus_fingerprint,
+            "queries": sorted(self.queries.items()),
+            "qrels": {q: sorted(d.items()) for q, d in sorted(self.qrels.items())},
+            "split": self.split,
+        }
+        excluded = {q: sorted(d) for q, d in sorted(self.excluded_docs.items()) if d}
+        if excluded:  # only then: the fingerprints of all other datasets stay as they were
+            parts["excluded"] = excluded
+        return digest_json(parts)
+
+    @property
+    def excluded_count(self) -> int:
+        """(query, document) pairs excluded from retrieval."""
+        return sum(len(d) for d in self.excluded_docs.values())
 
     def describe(self) -> dict:
         return {
@@ -64,6 +77,7 @@ class Dataset:
             "queries": len(self.queries),
             "dropped_queries": self.dropped_queries,
             "exclude_self_matches": self.exclude_self_matches,
+            "excluded_documents": self.excluded_count,
             "fingerprint": self.fingerprint,
             "corpus_fingerprint": self.corpus_fingerprint,
             "subsample": None if self.subsampled_from is None else {"queries": len(self.queries), "of": self.subsampled_from},
@@ -81,6 +95,7 @@ def subsample_queries(dataset: Dataset, max_queries: int | None) -> Dataset:
         dataset,
         queries={q: t for q, t in dataset.queries.items() if q in keep_set},
         qrels={q: d for q, d in dataset.qrels.items() if q in keep_set},
+        excluded_docs={q: d for q, d in dataset.excluded_docs.items() if q in keep_set},
         notes=dataset.notes + (f"subsampled to {max_queries} of {len(dataset.queries)} queries",),
         subsampled_from=dataset.subsampled_from or len(dataset.queries),
     )

@@ -15,7 +15,10 @@ from pathlib import Path
 from .hf import EncoderConfig
 
 # Task instructions per dataset: the E5-Mistral / Qwen3-Embedding evaluation strings for the
-# 15 public BEIR collections, and ours for the embedded default collection.
+# 15 public BEIR collections (MS MARCO's serves TREC DL 2019/2020 too), BRIGHT's own per task
+# (its configs for instruction-tuned models, with its display names: "Earth Science", "Stack
+# Overflow"; verbatim, "a Earth Science" included), BrowseComp-Plus's (the Qwen3 web-search
+# instruction its baselines use), and ours for the embedded default collection.
 TASKS = {
     "arguana": "Given a claim, find documents that refute the claim",
     "climate-fever": "Given a claim about climate change, retrieve documents that support or refute the claim",
@@ -33,6 +36,24 @@ TASKS = {
     "trec-covid": "Given a query on COVID-19, retrieve documents that answer the query",
     "webis-touche2020": "Given a question, retrieve detailed and persuasive arguments that answer the question",
     "wordnet-senses": "Given a sentence that uses a word, retrieve the dictionary definition of the sense it uses",
+    **{
+        f"bright-{task}": f"Given a {name} post, retrieve relevant passages that help answer the post"
+        for task, name in (
+            ("biology", "Biology"),
+            ("earth-science", "Earth Science"),
+            ("economics", "Economics"),
+            ("psychology", "Psychology"),
+            ("robotics", "Robotics"),
+            ("stackoverflow", "Stack Overflow"),
+            ("sustainable-living", "Sustainable Living"),
+        )
+    },
+    "bright-leetcode": "Given a coding problem, retrieve relevant examples that help answer the problem",
+    "bright-pony": "Given a Pony question, retrieve relevant passages that help answer the question",
+    "bright-aops": "Given a Math problem, retrieve relevant examples that help answer the problem",
+    "bright-theoremqa-questions": "Given a Math problem, retrieve relevant examples that help answer the problem",
+    "bright-theoremqa-theorems": "Given a Math problem, retrieve relevant theorems that help answer the problem",
+    "browsecomp-plus": "Given a web search query, retrieve relevant passages that answer the query",
 }
 DEFAULT_TASK = TASKS["msmarco"]
 DEFAULT_COLLECTION = "wordnet-senses"  # data.default_collection.DEFAULT_DATASET_NAME
@@ -78,10 +99,11 @@ def collection_key(name: str) -> str | None:
 
 def irds_key(dataset_id: str) -> str | None:
     """'beir/scifact/test' -> scifact, 'beir/cqadupstack/android' -> cqadupstack,
-    'msmarco-passage/dev/small' -> msmarco, 'cord19/trec-covid' -> trec-covid: the first
-    or second part of the id names the collection."""
+    'msmarco-passage/dev/small' -> msmarco, 'cord19/trec-covid' -> trec-covid,
+    'bright/earth-science' -> bright-earth-science: the first two parts of the id together,
+    or the first or second part alone, name the collection."""
     parts = [p for p in dataset_id.strip().strip("/").split("/") if p]
-    for part in parts[:2]:
+    for part in ["-".join(parts[:2])] * (len(parts) > 1) + parts[:2]:
         key = collection_key(part)
         if key:
             return key
@@ -111,6 +133,8 @@ def task_instruction(dataset_spec: str, override: str | None = None) -> tuple[st
         key = collection_key(label)
         if key is None and path.parent.name.lower() == "cqadupstack" and label.lower() in CQADUPSTACK_FORUMS:
             key = "cqadupstack"  # BEIR's download unpacks cqadupstack/<forum>/
+        elif key is None and path.parent.name.lower() == "bright":
+            key = collection_key(f"bright-{label}")  # bright/<task>/, one folder per task
         elif key is None and "/" in spec and not path.exists():  # a bare ir_datasets id
             key = irds_key(spec)
     if key is None:
@@ -119,6 +143,10 @@ def task_instruction(dataset_spec: str, override: str | None = None) -> tuple[st
         )
     if key == DEFAULT_COLLECTION:
         return TASKS[key], f"robustest's task for the embedded {key} collection"
+    if key.startswith("bright-"):
+        return TASKS[key], f"BRIGHT's task for {key.removeprefix('bright-')}"
+    if key == "browsecomp-plus":
+        return TASKS[key], "BrowseComp-Plus's (Qwen3 web-search) task"
     return TASKS[key], f"E5/Qwen3 task for {key}"
 
 
