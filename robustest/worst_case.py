@@ -252,30 +252,17 @@ def plan_search(
     return SearchPlan(family, k, margin, depth, budget, seed, len(eligible), {h.query_id: ranks[h.query_id] for h in hoods}, tuple(hoods))
 
 
-def worst_case_search(
-    index,
-    clean,
-    family: str,
-    plans_of: Callable[[str], Sequence],
-    *,
-    k: int = 10,
-    margin: int | None = None,
-    budget: int = 32,
-    max_queries: int | None = 50,
-    seed: int = 1999,
-    keep: Callable[[list[tuple[str, tuple[str, ...]]]], Sequence[Sequence[bool]]] | None = None,
-    confidence: float = 0.95,
-    examples: int = 20,
-) -> WorstCase:
+def worst_case_search(index, clean, family: str, plans_of: Callable[[str], Sequence], *, confidence: float = 0.95, examples: int = 20, **options) -> WorstCase:
     """Search the one-edit neighbourhood of the queries of `clean` (an Evaluation of `index`)
     whose best relevant document is at rank <= `margin` (default k // 2, at least 1).
 
     `plans_of(query)` lists the plans one edit away, simplest first (a family's `neighbours`,
-    or `sampled_neighbours(sampler, budget)`); `keep([(query, texts), ...])` may veto variants
-    (a semantic guard: one mask per query, for all queries at once). More than `max_queries`
-    eligible queries: a seeded sample of them.
+    or `sampled_neighbours(sampler, budget)`). `options` are `plan_search`'s: k (10), margin,
+    budget (32 variants per query), max_queries (50; more eligible queries: a seeded sample),
+    seed (1999), and keep([(query, texts), ...]), which may veto variants (a semantic guard:
+    one mask per query, for all queries at once).
     """
-    plan = plan_search(index, clean, family, plans_of, k=k, margin=margin, budget=budget, max_queries=max_queries, seed=seed, keep=keep)
+    plan = plan_search(index, clean, family, plans_of, **options)
     return run_search(index, plan, confidence=confidence, examples=examples)
 
 

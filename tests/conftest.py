@@ -100,6 +100,22 @@ def smollm_gguf() -> Path:
     return next(folder.glob("*.gguf"))
 
 
+def query_suite_args(pytester, cache_dir, dataset, table: str = "") -> list[str]:
+    """Arguments running the shipped query-family suite in a pytester folder on `dataset`,
+    with `table` as its [tool.robustest] settings (TOML lines)."""
+    import robustest
+
+    pytester.makepyprojecttoml("[tool.robustest]\n" + table)
+    return [
+        str(Path(robustest.__file__).parent / "suites" / "test_query_families.py"),
+        "-p", "no:cacheprovider",
+        f"--rootdir={pytester.path}",
+        "-c", str(pytester.path / "pyproject.toml"),
+        f"--robustest-dataset={dataset}",
+        f"--robustest-cache-dir={cache_dir}",
+    ]
+
+
 def write_beir(folder: Path, docs: dict, queries: dict, qrels: dict, split: str = "test") -> Path:
     """A BEIR folder from plain dicts: docs {id: (title, text)}, queries {id: text}, qrels {qid: {did: rel}}."""
     import json

@@ -3,17 +3,14 @@ the run says about it, and the guard sharing one model and one query memo with t
 when they are the same. Real MiniLM, real GloVe vectors, real cranfield."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import robustest
 from robustest.perturb.guard import GuardModel, SemanticGuard
 from robustest.retrieval import CorpusIndex
 from robustest.retrievers.resolve import LoadOptions, resolve_retriever
-
-SUITES = Path(robustest.__file__).parent / "suites"
+from conftest import query_suite_args
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +49,8 @@ def test_a_guard_sharing_the_index_scores_like_its_own_model_and_never_loads_it(
 
 
 def run_synonym_gate(pytester, cache_dir, dataset, *args):
-    pytester.makepyprojecttoml("[tool.robustest]\nmin_queries = 5\n")
-    return pytester.runpytest_subprocess(
-        str(SUITES / "test_query_families.py"),
-        "-p", "no:cacheprovider",
-        f"--rootdir={pytester.path}",
-        "-c", str(pytester.path / "pyproject.toml"),
-        f"--robustest-dataset={dataset}",
-        f"--robustest-cache-dir={cache_dir}",
-        "--robustest-seeds=1999,5",
-        "-m", "synonymizing",
-        "-k", "drop_rate",
-        *args,
-    )
+    suite = query_suite_args(pytester, cache_dir, dataset, "min_queries = 5\n")
+    return pytester.runpytest_subprocess(*suite, "--robustest-seeds=1999,5", "-m", "synonymizing", "-k", "drop_rate", *args)
 
 
 def test_the_default_guard_on_minilm_is_flagged_everywhere(pytester, cache_dir, small_cranfield, tmp_path):

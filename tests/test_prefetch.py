@@ -3,13 +3,10 @@ searches of the collected tests (marker robustest_uses) are made first and their
 in one batch; the numbers are those of each family run on its own. Real MiniLM, real cranfield."""
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import query_suite_args
 
-import robustest
-
-SUITES = Path(robustest.__file__).parent / "suites"
 
 # A plugin of the child run (-p batchlog): records the size of every query batch the retriever encodes.
 BATCH_LOG_PLUGIN = '''
@@ -29,30 +26,14 @@ HFEncoder.encode_queries = encode_queries
 
 
 def run_suite(pytester, cache_dir, dataset, log, out, marks, tests):
-    pytester.makepyprojecttoml("[tool.robustest]\nmin_queries = 5\nworst_case_queries = 10\nworst_case_neighbours = 8\n")
+    suite = query_suite_args(pytester, cache_dir, dataset, "min_queries = 5\nworst_case_queries = 10\nworst_case_neighbours = 8\n")
     pytester.makepyfile(batchlog=BATCH_LOG_PLUGIN)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BATCH_LOG", str(log))
         mp.setenv("PYTHONPATH", str(pytester.path))
-        result = pytester.runpytest_subprocess(*suite_args(pytester, cache_dir, dataset, out, marks, tests))
+        result = pytester.runpytest_subprocess(*suite, "-p", "batchlog", "--robustest-seeds=1999,5", f"--robustest-save={out}", "-m", marks, "-k", tests)
     batches = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return result, batches, json.loads(out.read_text())
-
-
-def suite_args(pytester, cache_dir, dataset, out, marks, tests):
-    return (
-        str(SUITES / "test_query_families.py"),
-        "-p", "batchlog",
-        "-p", "no:cacheprovider",
-        f"--rootdir={pytester.path}",
-        "-c", str(pytester.path / "pyproject.toml"),
-        f"--robustest-dataset={dataset}",
-        f"--robustest-cache-dir={cache_dir}",
-        "--robustest-seeds=1999,5",
-        f"--robustest-save={out}",
-        "-m", marks,
-        "-k", tests,
-    )
 
 
 def test_every_variant_text_is_encoded_in_one_batch_with_the_same_numbers(pytester, cache_dir, small_cranfield, tmp_path):

@@ -3,7 +3,6 @@ a real lexical retriever, and its wiring into the suites (summary, run file, opt
 
 import json
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +19,8 @@ from robustest.retrieval import CorpusIndex
 from robustest.stability import first_relevant
 from robustest.stats import Verdict
 from robustest.worst_case import balanced_order, neighbourhood, sampled_neighbours, worst_case_search
+from conftest import query_suite_args
 
-SUITES = Path(__file__).resolve().parent.parent / "suites"
 QUERY = "heat transfer in laminar boundary layers"
 
 
@@ -173,18 +172,8 @@ def test_margin_must_fit_inside_k(index):
 
 # -- in the suites ---------------------------------------------------------------------------------
 def run_worst_case_suite(pytester, cache_dir, dataset, *args, table=""):
-    pytester.makepyprojecttoml("[tool.robustest]\nworst_case_queries = 15\nworst_case_neighbours = 8\nmin_queries = 5\n" + table)
-    return pytester.runpytest_subprocess(
-        str(SUITES / "test_query_families.py"),
-        "-p", "no:cacheprovider",
-        f"--rootdir={pytester.path}",
-        "-c", str(pytester.path / "pyproject.toml"),
-        f"--robustest-dataset={dataset}",
-        f"--robustest-cache-dir={cache_dir}",
-        "-m", "misspelling or reordering",
-        "-k", "worst_case",
-        *args,
-    )
+    settings = "worst_case_queries = 15\nworst_case_neighbours = 8\nmin_queries = 5\n" + table
+    return pytester.runpytest_subprocess(*query_suite_args(pytester, cache_dir, dataset, settings), "-m", "misspelling or reordering", "-k", "worst_case", *args)
 
 
 def test_suites_report_the_worst_case_and_save_it(pytester, cache_dir, small_cranfield, tmp_path):
