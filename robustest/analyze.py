@@ -4,7 +4,8 @@ From the runs' per-query scores it builds one long table (model, dataset, query,
 clean score, each family's perturbed score averaged over seeds), fits a mixed model per score
 (robustest.mixed), lays the runs' geometry side by side and correlates it with the drop rates
 and attack success rates across models (robustest.correlations). Everything comes back as plain
-data and text; `write_outputs` adds CSV tables and PNG plots in a folder.
+data and text; `write_outputs` adds CSV tables, PNG plots and a page of every figure
+(robustest.figures) in a folder.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,6 +203,7 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
     text: str = ""
     written: list[str] = field(default_factory=list)
+    raw: list[Run] = field(default_factory=list)  # the labelled runs as read, for the figures
 
 
 def analyze_runs(
@@ -236,7 +237,7 @@ def analyze_runs(
     geometry = [{"model": r.model, "dataset": r.dataset, **{k: (r.data.get("geometry") or {}).get(k) for k in METRICS}} for r in runs if r.data.get("geometry")]
     by_model = model_level(runs, measure)
     correlations = geometry_correlations(*by_model) if geometry else []
-    analysis = Analysis(summaries, measure, factor, scores, columns, fits, skipped, geometry, correlations, by_model, caught)
+    analysis = Analysis(summaries, measure, factor, scores, columns, fits, skipped, geometry, correlations, by_model, caught, raw=runs)
     analysis.text = render(analysis)
     return analysis
 
@@ -325,10 +326,6 @@ def render(a: Analysis) -> str:
 # -- files -------------------------------------------------------------------------------
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "x"
-
-
 def _write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> None:
     columns = list(columns or dict.fromkeys(k for r in rows for k in r))
     buffer = io.StringIO()
@@ -341,7 +338,8 @@ def _write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[
 
 
 def write_outputs(a: Analysis, out: str | Path) -> list[Path]:
-    """CSV tables, PNG plots and the printed text under `out` (created)."""
+    """CSV tables, PNG plots, the printed text and the figures page (figures.html, every
+    figure of robustest.figures) under `out` (created)."""
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -367,86 +365,8 @@ def write_outputs(a: Analysis, out: str | Path) -> list[Path]:
     text = a.text.encode("utf-8")
     atomic_write(out / "summary.txt", lambda f: f.write(text))
     written.append(out / "summary.txt")
-    written += plot_outputs(a, out)
+    from .figures import write_figures
+
+    written += write_figures(a, out)
     a.written = [str(p) for p in written]
     return written
-
-
-def _save(fig, path: Path) -> Path:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    data = buffer.getvalue()
-    atomic_write(path, lambda f: f.write(data))
-    return path
-
-
-def plot_outputs(a: Analysis, out: Path) -> list[Path]:
-    """Marginal means with their intervals per score, cell means by factor level, and each
-    geometry metric against each robustness target. Figure objects, no pyplot state: this
-    draws with Agg whatever backend the user has configured."""
-    from matplotlib.figure import Figure
-
-    paths = []
-    fits = list(a.fits.values())
-    if fits:
-        # One panel per score, models on a shared axis (labelled once, on the left).
-        models = list(dict.fromkeys(m["model"] for f in fits for m in f.model_means))
-        position = {m: i for i, m in enumerate(models)}
-        fig = Figure(figsize=(3.4 * len(fits) + 0.09 * max(map(len, models)), 0.45 * len(models) + 1.4), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(1, len(fits), sharey=True))
-        for ax, fit in zip(axes, fits):
-            means = fit.model_means
-            y = [position[m["model"]] for m in means]
-            est = np.array([m["emm"] for m in means])
-            err = np.array([[m["emm"] - m["ci_low"] for m in means], [m["ci_high"] - m["emm"] for m in means]])
-            ax.errorbar(est, y, xerr=err, fmt="o", capsize=4)
-            ax.set_title(fit.response, fontsize=9)
-            ax.set_xlabel(f"marginal mean ({fit.confidence:.0%} CI)", fontsize=8)
-            ax.grid(axis="x", alpha=0.3)
-        axes[0].set_yticks(range(len(models)), models, fontsize=8)
-        axes[0].set_ylim(len(models) - 0.5, -0.5)
-        paths.append(_save(fig, out / "marginal_means.png"))
-        for fit in fits:
-            if len(fit.levels) < 2:
-                continue
-            fig = Figure(figsize=(max(4.5, 0.9 * len(fit.levels) + 2), 3.6))
-            ax = fig.add_subplot(1, 1, 1)
-            x = np.arange(len(fit.levels))
-            for j, model in enumerate(fit.models):
-                cells = [c for c in fit.cell_means if c["model"] == model]
-                shift = (j - (len(fit.models) - 1) / 2) * 0.08
-                ax.errorbar(
-                    x + shift,
-                    [c["emm"] for c in cells],
-                    yerr=[[c["emm"] - c["ci_low"] for c in cells], [c["ci_high"] - c["emm"] for c in cells]],
-                    fmt="o-",
-                    capsize=3,
-                    label=model,
-                )
-            ax.set_xticks(x, fit.levels, rotation=30, ha="right")
-            ax.set_xlabel(fit.factor)
-            ax.set_ylabel(fit.response)
-            ax.legend(fontsize=7)
-            paths.append(_save(fig, out / f"cell_means_{_slug(fit.response)}.png"))
-    if a.geometry and a.correlations:
-        geometry, targets, _ = a.by_model
-        metrics = [k for k in METRICS if any(v.get(k) is not None for v in geometry.values())]
-        columns = min(3, len(metrics))
-        rows = -(-len(metrics) // columns)
-        for target, values in targets.items():
-            fig = Figure(figsize=(3.3 * columns, 2.7 * rows), layout="constrained")
-            fig.suptitle(f"{target} against geometry, one point per model", fontsize=9)
-            for i, metric in enumerate(metrics):
-                ax = fig.add_subplot(rows, columns, i + 1)
-                pts = [(geometry[m].get(metric), values.get(m), m) for m in geometry if geometry[m].get(metric) is not None and values.get(m) is not None]
-                ax.scatter([p[0] for p in pts], [p[1] for p in pts])
-                for gx, gy, name in pts:
-                    ax.annotate(name if len(name) <= 24 else name[:22] + "…", (gx, gy), fontsize=6, xytext=(3, 3), textcoords="offset points")
-                ax.set_xlabel(metric, fontsize=8)
-                ax.tick_params(labelsize=7)
-                ax.margins(0.25)
-                if i % columns == 0:
-                    ax.set_ylabel(target, fontsize=8)
-            paths.append(_save(fig, out / f"geometry_vs_{_slug(target)}.png"))
-    return paths
-

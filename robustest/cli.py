@@ -5,7 +5,8 @@
     robustest presets             list the paper's retriever presets
     robustest evaluate [options]  clean effectiveness of a retriever on a dataset
     robustest analyze RUN... [--out DIR] [--factor dataset|COLUMN --factor-file CSV]
-                                  marginal means, geometry and correlations over saved runs
+                                  marginal means, geometry and correlations over saved runs,
+                                  CSV tables and a page of figures (DIR/figures.html)
     robustest report RUN.json --html OUT.html [--baseline BASE.json]
                                   an HTML report (tables, plots) of a saved run
     robustest init [DIR]          copy the shipped suites into DIR (default: suites) to edit
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_options(evaluate)
     analyze = commands.add_parser("analyze", help="compare saved runs of several models and datasets (mixed models, geometry)")
     analyze.add_argument("runs", nargs="+", metavar="RUN", help="run files saved with --robustest-save")
-    analyze.add_argument("--out", default="robustest-analysis", metavar="DIR", help="folder for the CSV tables and PNG plots (default: robustest-analysis)")
+    analyze.add_argument("--out", default="robustest-analysis", metavar="DIR", help="folder for the CSV tables, PNG plots and figures.html (default: robustest-analysis)")
     analyze.add_argument("--factor", default="dataset", metavar="dataset|COLUMN", help="what the models are compared across: dataset, or a column of --factor-file")
     analyze.add_argument("--factor-file", default=None, metavar="CSV", help="CSV with columns dataset, COLUMN and optionally query (e.g. query or task type)")
     report = commands.add_parser("report", help="write an HTML report of a run saved with --robustest-save")
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
         settings = Settings.from_sources({name: getattr(args, name) for name, _, _ in options()}, {})
         session = RobustestSession(settings)
-        for line in header_lines(session):
+        for line in header_lines(session, guard=False):
             print(line)
         # A warning (a damaged cache entry rebuilt, an inconclusive gate) is one line, as in pytest's summary.
         with warnings.catch_warnings(record=True) as caught:
@@ -126,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         import warnings
 
         from .analyze import analyze_runs, write_outputs
+        from .figures import PAGE
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -133,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         print(analysis.text)
         written = write_outputs(analysis, args.out)
         print(f"\nwrote {len(written)} files to {args.out}")
+        print(f"figures: {next(p for p in written if p.name == PAGE)} (every figure on one page)")
         messages = analysis.warnings + [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
         for message in dict.fromkeys(messages):
             print(f"robustest: warning: {message}", file=sys.stderr)

@@ -32,7 +32,12 @@ def _figure(width: float, height: float):
 def to_data_uri(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return png_data_uri(buffer.getvalue())
+
+
+def png_data_uri(png: bytes) -> str:
+    """A PNG already rendered (e.g. also written to a file) as a `data:` URI."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -168,3 +173,84 @@ def asr_chart(attacks: Mapping[str, Mapping]) -> str:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
     return to_data_uri(fig)
+
+
+# -- primitives for `robustest analyze`'s figures (robustest/figures.py) -----------------------
+
+# One colour per model, the same in every figure of a page; no orange (the CI colour) and no red
+# (the threshold colour), so neither is mistaken for a model.
+MODEL_COLOURS = ("#2f6db5", "#27ae60", "#8e44ad", "#b03a64", "#16a085", "#7f6a00", "#5d6d7e", "#1b4f72")
+DATASET_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def new_figure(width: float, height: float):
+    """A figure on the Agg canvas with constrained layout (labels and legends never cut off)."""
+    fig = _figure(width, height)
+    fig.set_layout_engine("constrained")
+    return fig
+
+
+def colour(i: int) -> str:
+    return MODEL_COLOURS[i % len(MODEL_COLOURS)]
+
+
+def bars_with_intervals(
+    ax, categories: Sequence[str], series: Mapping[str, Mapping[str, Mapping]], colours: Mapping[str, str] | None = None, scale: float = 100.0, spread: float = 2.0
+) -> bool:
+    """Grouped bars on `ax`: per category (x), one bar per series (label -> category -> {"mean",
+    "std", "ci", "estimate"}), coloured by series (`colours`: label -> colour, else MODEL_COLOURS in order). The black error bar on a bar is ±1 std (over
+    seeds); the orange whisker just right of it is the CI (`ci`, low and high) with a diamond at
+    its `estimate`. Values are multiplied by `scale`. When some CIs are far wider than the bars
+    (more than `spread` times the range of mean ± std) the axis keeps to the bars and a clipped
+    whisker ends in an arrow labelled with its true end. Artists carry gids "bar:<label>:<category>"
+    and "ci:<label>:<category>" (the whisker as drawn, clipped or not). True when a CI was clipped."""
+    x = np.arange(len(categories))
+    width = 0.8 / max(1, len(series))
+    cells = []  # (bar centre, width, mean, std, ci, estimate, label, category)
+    for j, (label, by_category) in enumerate(series.items()):
+        offset = (j - (len(series) - 1) / 2) * width
+        for i, category in enumerate(categories):
+            v = by_category.get(category)
+            if not v or not _finite(v.get("mean")):
+                continue
+            mean, std = scale * v["mean"], scale * (v.get("std") or 0.0)
+            ci = v.get("ci")
+            ci = (scale * ci[0], scale * ci[1]) if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_finite(c) for c in ci) else None
+            estimate = scale * v["estimate"] if _finite(v.get("estimate")) else mean
+            ax.bar(x[i] + offset, mean, width, yerr=std, capsize=3, color=(colours or {}).get(label, colour(j)), edgecolor="black", linewidth=0.5,
+                         label=label if i == min(k for k, c in enumerate(categories) if by_category.get(c)) else None, gid=f"bar:{label}:{category}")  # fmt: skip
+            cells.append((x[i] + offset, width, mean, std, ci, estimate, label, category))
+    core = [v for c in cells for v in (c[2] - c[3], c[2] + c[3])] + [0.0]
+    low, high = min(core), max(core)
+    span = (high - low) or 1.0
+    every = core + [e for c in cells if c[4] for e in c[4]]
+    clip = (max(every) - min(every)) > spread * span
+    if clip:
+        low, high = max(min(every), low - 0.5 * span), min(max(every), high + 0.5 * span)
+    else:
+        low, high = min(every), max(every)
+    pad = 0.08 * ((high - low) or 1.0)
+    low, high = low - pad, high + 2 * pad  # room for the whiskers' caps and the arrows' numbers
+    ax.set_ylim(low, high)
+    clipped = False
+    for centre, w, mean, std, ci, estimate, label, category in cells:
+        if ci is None:
+            continue
+        cx = centre + 0.3 * w
+        lo, hi = max(ci[0], low), min(ci[1], high)
+        ax.plot([cx, cx], [lo, hi], color=CI_COLOUR, linewidth=2, gid=f"ci:{label}:{category}", solid_capstyle="butt")
+        for end, drawn, direction in ((ci[0], lo, -1), (ci[1], hi, 1)):
+            if end == drawn:
+                ax.plot([cx], [end], marker="_", markersize=7, markeredgewidth=2, color=CI_COLOUR)
+            else:  # clipped: an arrow head at the axis edge and the true end beside it
+                clipped = True
+                ax.plot([cx], [drawn], marker="^" if direction > 0 else "v", markersize=5, color=CI_COLOUR, clip_on=False)
+                ax.annotate(f"{end:.0f}", (cx, drawn), xytext=(4, -9 if direction > 0 else 3), textcoords="offset points", fontsize=7, color=CI_COLOUR,
+                            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})  # fmt: skip
+        if low <= estimate <= high:
+            ax.plot([cx], [estimate], marker="D", markersize=3.5, color=CI_COLOUR)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(x, categories)
+    ax.set_xlim(-0.6, len(categories) - 0.4)
+    ax.grid(axis="y", alpha=0.3)
+    return clipped

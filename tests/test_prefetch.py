@@ -25,13 +25,13 @@ HFEncoder.encode_queries = encode_queries
 '''
 
 
-def run_suite(pytester, cache_dir, dataset, log, out, marks, tests):
+def run_suite(pytester, cache_dir, dataset, log, out, marks, tests, *args):
     suite = query_suite_args(pytester, cache_dir, dataset, "min_queries = 5\nworst_case_queries = 10\nworst_case_neighbours = 8\n")
     pytester.makepyfile(batchlog=BATCH_LOG_PLUGIN)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BATCH_LOG", str(log))
         mp.setenv("PYTHONPATH", str(pytester.path))
-        result = pytester.runpytest_subprocess(*suite, "-p", "batchlog", "--robustest-seeds=1999,5", f"--robustest-save={out}", "-m", marks, "-k", tests)
+        result = pytester.runpytest_subprocess(*suite, "-p", "batchlog", "--robustest-seeds=1999,5", f"--robustest-save={out}", "-m", marks, "-k", tests, *args)
     batches = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return result, batches, json.loads(out.read_text())
 
@@ -62,3 +62,11 @@ def test_every_variant_text_is_encoded_in_one_batch_with_the_same_numbers(pytest
                 assert mine["drop_rate_mean"] == pytest.approx(theirs["drop_rate_mean"], abs=1e-6)
             else:
                 assert one["worst_case"][family]["per_query"] == saved["worst_case"][family]["per_query"]
+
+
+def test_a_lexical_retriever_runs_the_planned_families_without_encoding(pytester, cache_dir, small_cranfield, tmp_path):
+    result, batches, saved = run_suite(
+        pytester, cache_dir, small_cranfield, tmp_path / "bm25.log", tmp_path / "bm25.json", "reordering", "drop_rate or worst_case", "--retriever=bm25"
+    )
+    result.assert_outcomes(passed=2, deselected=result.parseoutcomes()["deselected"])
+    assert batches == [] and saved["worst_case"]["reordering"]["queries"] > 0

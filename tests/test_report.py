@@ -7,13 +7,12 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from headless_browser import chromium, headless
 from robustest.cli import main as cli_main
 from robustest.report import render_html, write_html
 from robustest.runs import load_run as read_run
@@ -248,18 +247,6 @@ def test_cli_report_and_one_clear_error_for_a_bad_file(real_run, tmp_path, capsy
     assert cli_main(["report", str(future), "--html", str(tmp_path / "x.html")]) == 2
     err = capsys.readouterr().err
     assert "schema 99" in err and len(err.strip().splitlines()) == 1
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("chromium is not installed (apt-get install chromium; make install does): the render check needs headless Chromium")
-    return path
-
-
-def headless(browser: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
 
 
 def test_report_renders_in_headless_chromium_with_its_plots(real_run, tmp_path):

@@ -116,7 +116,7 @@ class Checks:
         for f in filter(available, self.planned.get("worst_case", ())):
             if FAMILIES[f].neighbours is not None or FAMILIES[f].sampler is not None:
                 texts += self.search_plan(f).pairs
-        if texts:
+        if texts and not hasattr(self.session.retriever, "build_searcher"):  # a lexical retriever encodes nothing
             self.session.corpus_index.query_vectors(texts)
 
     def add(self, key: str, value: Any, line: str | None = None) -> None:

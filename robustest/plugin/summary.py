@@ -7,7 +7,8 @@ from ..errors import RobustestError
 from ..fingerprints import short
 
 
-def header_lines(session) -> list[str]:
+def header_lines(session, guard: bool = True) -> list[str]:
+    """What the run uses, before anything loads; `guard`: also the semantic guard (the suites)."""
     from .. import __version__
 
     s = session.settings
@@ -26,7 +27,7 @@ def header_lines(session) -> list[str]:
         f"robustest {__version__}: retriever {retriever}",
         f"robustest: dataset {s.dataset}, split {s.split}, device {device}, cache {'off' if s.no_cache else session.cache_dir}",
     ]
-    if s.synonym_guard is not None:
+    if guard and s.synonym_guard is not None:
         lines.append(f"robustest: semantic guard {guard_description(session)}, synonymizing keeps cosine >= {s.synonym_guard}")
     return lines
 
@@ -38,8 +39,8 @@ def guard_description(session) -> str:
         from ..families import guard_load_options
 
         guard = session.guard_resolution
-        fingerprint = guard.fingerprint(guard_load_options(s))
-        same = fingerprint is not None and fingerprint == session.resolution.fingerprint(session.load_options)
+        retriever = session.resolution.fingerprint(session.load_options)  # None: not a packaged model, cannot be the guard
+        same = retriever is not None and guard.fingerprint(guard_load_options(s)) == retriever
     except RobustestError:
         return f"{s.guard_model} (cannot be resolved; see the error below)"
     return f"{s.guard_model} -> {guard.label}" + (" (the retriever under test: pass --robustest-guard-model=ID for an independent one)" if same else "")
