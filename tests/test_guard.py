@@ -59,7 +59,7 @@ def test_the_default_guard_on_minilm_is_flagged_everywhere(pytester, cache_dir, 
     result.assert_outcomes(passed=1, deselected=result.parseoutcomes()["deselected"])
     result.stdout.fnmatch_lines(
         [
-            "robustest: semantic guard default -> all-MiniLM-L6-v2 (the retriever under test*), synonymizing keeps cosine >= 0.7",
+            "robustest: semantic guard default -> all-MiniLM-L6-v2 (the retriever under test*), synonymizing keeps cosine >= 0.7, paraphrasing keeps cosine >= 0.8",
             "synonymizing guard (all-MiniLM-L6-v2, cosine >= 0.7): rejected *% of * drawn variants",
             "warning: the synonymizing guard is the retriever under test*--robustest-guard-model*",
         ]
@@ -74,7 +74,7 @@ def test_another_guard_model_is_used_and_recorded(pytester, cache_dir, small_cra
     out = tmp_path / "run.json"
     result = run_synonym_gate(pytester, cache_dir, small_cranfield, "--robustest-guard-model=glove", f"--robustest-save={out}")
     result.assert_outcomes(passed=1, deselected=result.parseoutcomes()["deselected"])
-    result.stdout.fnmatch_lines(["robustest: semantic guard glove -> GloVe-6B-50d average, synonymizing keeps cosine >= 0.7"])
+    result.stdout.fnmatch_lines(["robustest: semantic guard glove -> GloVe-6B-50d average, synonymizing keeps cosine >= 0.7, paraphrasing keeps cosine >= 0.8"])
     assert "is the retriever under test" not in result.stdout.str()
     saved = json.loads(out.read_text())
     guard = saved["guards"]["synonymizing"]

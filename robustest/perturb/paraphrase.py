@@ -16,11 +16,16 @@ Decoding is greedy (num_beams=1) or beam search, without sampling by default, so
 is a function of the query and the model: every seed gets the same paraphrase. With
 do_sample=True, generation is seeded (torch.manual_seed inside a forked RNG), but a sampled
 output then also depends on which queries share its batch.
+
+Causal (decoder-only) instruct models are in llm_paraphrase.py, which model a path holds in
+paraphrase_models.py. `perturb_with_paraphraser` serves both, with an optional semantic guard
+(synonyms.SemanticGuard) that drops paraphrases that drift from the query.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -48,7 +53,9 @@ class ParaphrasePlan:
 
 
 def normalized(text: str) -> str:
-    return " ".join(text.lower().split())
+    """The words of `text`, lowercased: a paraphrase that changes only case, spacing or
+    punctuation is the query given back (those are the noise families' business)."""
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def plan_for(query: str, output: str) -> ParaphrasePlan:
@@ -57,7 +64,7 @@ def plan_for(query: str, output: str) -> ParaphrasePlan:
     if not text:
         raise NoLegalEdit(f"the paraphraser wrote nothing for {query!r}")
     if normalized(text) == normalized(query):
-        raise NoLegalEdit(f"the paraphraser gave {query!r} back unchanged (up to case and spaces)")
+        raise NoLegalEdit(f"the paraphraser gave {query!r} back unchanged (up to case, spacing and punctuation)")
     return ParaphrasePlan(text)
 
 
@@ -227,16 +234,58 @@ def paraphraser_sampler(paraphraser: Paraphraser):
     return sampler
 
 
-def perturb_with_paraphraser(queries: Mapping[str, str], paraphraser: Paraphraser, seed: int, batch_size: int = 16) -> Perturbed:
-    """protocol.perturb_queries for a paraphraser: every query in batches, one seed for all."""
+def perturb_with_paraphraser(queries: Mapping[str, str], paraphraser, seed: int, batch_size: int | None = None, guard=None) -> Perturbed:
+    """protocol.perturb_queries for a paraphraser: every query in batches, one seed for all.
+    A paraphraser with `outputs` and `plan_for` (a CausalParaphraser) judges its own raw
+    outputs; `guard` (a synonyms.SemanticGuard) then drops paraphrases too far from the query."""
     qids = sorted(queries)
-    outputs = paraphraser.paraphrase_many([queries[q] for q in qids], batch_size, seed)
-    variants, skipped = [], {}
+    texts = [queries[q] for q in qids]
+    if hasattr(paraphraser, "outputs"):
+        outputs, make = paraphraser.outputs(texts, batch_size, seed), paraphraser.plan_for
+    else:
+        outputs, make = paraphraser.paraphrase_many(texts, batch_size or 16, seed), plan_for
+    plans, skipped = {}, {}
     for qid, output in zip(qids, outputs):
         try:
-            plan = plan_for(queries[qid], output)
+            plans[qid] = make(queries[qid], output)
         except NoLegalEdit as reason:
             skipped[qid] = str(reason)
+    if guard is not None:
+        for qid, reason in guard_paraphrases(guard, queries, plans).items():
+            del plans[qid]
+            skipped[qid] = reason
+    variants = [Variant(qid, queries[qid], plans[qid].apply(queries[qid]), plans[qid]) for qid in qids if qid in plans]
+    return Perturbed(FAMILY, seed, tuple(variants), dict(sorted(skipped.items())))
+
+
+def guard_paraphrases(guard, queries: Mapping[str, str], plans: Mapping[str, ParaphrasePlan]) -> dict[str, str]:
+    """{query id: why} for each paraphrase whose cosine with its query, in the guard's
+    encoder, is below the guard's threshold; every text encoded in one batch."""
+    guard.prefetch([t for qid, plan in plans.items() for t in (queries[qid], plan.text)])
+    rejected = {}
+    for qid, plan in plans.items():
+        cosine = float(guard.cosines(queries[qid], [plan.text])[0])
+        if cosine >= guard.threshold:
+            guard.accepted += 1
             continue
-        variants.append(Variant(qid, queries[qid], plan.apply(queries[qid]), plan))
-    return Perturbed(FAMILY, seed, tuple(variants), skipped)
+        guard.rejected += 1
+        rejected[qid] = f"the semantic guard rejected {plan.text!r} for {queries[qid]!r}: cosine {cosine:.3f} < {guard.threshold}"
+    return rejected
+
+
+class ParaphrasePerturber:
+    """The paraphrasing family's perturber, (queries, seed) -> Perturbed, built once per run;
+    `guard` (or None) is reported with the run like the synonym family's."""
+
+    def __init__(self, paraphraser, guard=None):
+        self.paraphraser, self.guard = paraphraser, guard
+
+    def __call__(self, queries: Mapping[str, str], seed: int) -> Perturbed:
+        return perturb_with_paraphraser(queries, self.paraphraser, seed, guard=self.guard)
+
+    def describe(self) -> dict:
+        """The paraphraser, for the run file, and a one-line `summary`."""
+        about = self.paraphraser.describe() if hasattr(self.paraphraser, "describe") else {"model": self.paraphraser.name, "kind": "seq2seq"}
+        sampled = about.get("sample", getattr(self.paraphraser, "do_sample", False))
+        about.setdefault("summary", f"{about['kind']} paraphraser {about['model']}, {'sampled' if sampled else 'deterministic'} decoding")
+        return about

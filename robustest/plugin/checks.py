@@ -65,6 +65,9 @@ class Checks:
         a paraphrase model take seconds to load."""
         if family not in self._perturbers:
             made = self._perturbers[family] = perturber(family, self.session.settings)
+            if hasattr(made, "describe"):  # a model-written family says which model wrote it
+                about = made.describe()
+                self.record.add(f"{family}_model", about, f"{family}: {about['summary']}")
             guard = getattr(made, "guard", None)
             if guard is not None:
                 self.record.guards[family] = guard

@@ -132,7 +132,7 @@ class RobustestSession:
     def prepare(self) -> None:
         """Load what every robustest test needs, so user mistakes surface before any test runs."""
         self.resolution  # cheap checks first: a typo in --retriever should not wait for the data
-        if self.settings.synonym_guard is not None:
+        if self.settings.synonym_guard is not None or self.settings.paraphrase_guard is not None:
             self.guard_resolution
         check_hardware(self.settings)
         if not self.settings.no_cache:

@@ -27,8 +27,9 @@ def header_lines(session, guard: bool = True) -> list[str]:
         f"robustest {__version__}: retriever {retriever}",
         f"robustest: dataset {s.dataset}, split {s.split}, device {device}, cache {'off' if s.no_cache else session.cache_dir}",
     ]
-    if guard and s.synonym_guard is not None:
-        lines.append(f"robustest: semantic guard {guard_description(session)}, synonymizing keeps cosine >= {s.synonym_guard}")
+    thresholds = [f"{family} keeps cosine >= {t}" for family, t in (("synonymizing", s.synonym_guard), ("paraphrasing", s.paraphrase_guard)) if t is not None]
+    if guard and thresholds:
+        lines.append(f"robustest: semantic guard {guard_description(session)}, " + ", ".join(thresholds))
     return lines
 
 
