@@ -70,3 +70,25 @@ def test_a_lexical_retriever_runs_the_planned_families_without_encoding(pytester
     )
     result.assert_outcomes(passed=2, deselected=result.parseoutcomes()["deselected"])
     assert batches == [] and saved["worst_case"]["reordering"]["queries"] > 0
+
+
+BROKEN_FAMILY_PLUGIN = '''
+from robustest import Family, register_family
+
+def broken(query, rng):
+    raise RuntimeError("my sampler broke")
+
+register_family(Family("broken", broken, threshold=0.5))
+'''
+
+
+def test_a_family_that_fails_while_planned_fails_in_its_own_test(pytester, cache_dir, small_cranfield):
+    suite = query_suite_args(pytester, cache_dir, small_cranfield, "min_queries = 5\n")
+    pytester.makepyfile(brokenfamily=BROKEN_FAMILY_PLUGIN)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", str(pytester.path))
+        result = pytester.runpytest_subprocess(*suite, "-p", "brokenfamily", "--robustest-seeds=1999,5", "-m", "broken or reordering", "-k", "drop_rate")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 1 and outcomes.get("failed") == 1, result.stdout.str()
+    result.stdout.fnmatch_lines(["*FAILED*test_drop_rate[[]broken[]]*my sampler broke*"])
+    assert "test_drop_rate[reordering] FAILED" not in result.stdout.str()
