@@ -1,7 +1,7 @@
 """Do the README's measured drop-rate tables still come out of the shipped suites?
 
-Runs `pytest suites/ -m "not poisoning and not geometry" -k "not worst_case"` (gates only, searches
-deselected) on the embedded default collection and on cranfield with all-MiniLM-L6-v2, reads
+Runs `pytest suites/ -m "not poisoning and not geometry" -k "not worst_case and not paraphrasing"`
+(the table's gates only, searches deselected) on the embedded default collection and on cranfield with all-MiniLM-L6-v2, reads
 each saved run, and compares clean nDCG@10 and every gate's mean, std, CI and verdict with the
 numbers the README recorded (rounded as printed there). Writes the comparison to
 benchmarks/results/NNNN_reproduce_readme.json and exits non-zero on any difference.
@@ -49,7 +49,7 @@ def measure(dataset: str, cache_dir: Path, out: Path) -> dict:
     command = [
         sys.executable, "-m", "pytest", str(REPO / "suites"), "-p", "no:cacheprovider", "-q",
         "-m", "not poisoning and not geometry and not robustest_property",
-        "-k", "not worst_case",  # the drop-rate gates only
+        "-k", "not worst_case and not paraphrasing",  # the drop-rate gates of the table (paraphrasing was measured apart)
         f"--robustest-dataset={dataset}", f"--robustest-cache-dir={cache_dir}", f"--robustest-save={out}",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
