@@ -93,15 +93,12 @@ class Checks:
             reference = self.session.reference
             frozen = reference.frozen(family, cfg.seeds) if reference is not None else None
             seeds, perturb = frozen if frozen is not None else (cfg.seeds, self.perturber(family))
+            clean = self.session.clean_evaluation_for(cfg.measure)
             prefetch_guard = getattr(perturb, "prefetch_guard", None)
             if prefetch_guard is not None:  # what the guard scores for every seed, in one batch
-                prefetch_guard(self._clean_queries(family), seeds)
-            self._variants[family] = (tuple(seeds), perturb_seeds(self.session.clean_evaluation_for(cfg.measure), family, seeds, perturb))
+                prefetch_guard(dict(zip(clean.qids, clean.texts)), seeds)
+            self._variants[family] = (tuple(seeds), perturb_seeds(clean, family, seeds, perturb))
         return self._variants[family]
-
-    def _clean_queries(self, family: str) -> dict[str, str]:
-        clean = self.session.clean_evaluation_for(self.config(family).measure)
-        return dict(zip(clean.qids, clean.texts))
 
     def prefetch(self, family: str) -> None:
         """The first time a planned family is asked for (a collected test is marked
@@ -214,7 +211,6 @@ class Checks:
         and reported; with a `worst_case_threshold` also a gate, judged with the others."""
         __tracebackhide__ = True
         from ..assertions import assert_worst_case
-
         from ..worst_case import run_search
 
         cfg = self.config(family)
