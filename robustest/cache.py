@@ -197,9 +197,13 @@ class EmbeddingCache:
         return array
 
 
-def check_finite(array: np.ndarray, what: str) -> None:
-    """NaN or infinite vectors are never cached (they would poison every later run)."""
-    rows = np.flatnonzero(~np.isfinite(array).all(axis=tuple(range(1, array.ndim))))
+def check_finite(array: np.ndarray, what: str, chunk: int = 65_536) -> None:
+    """NaN or infinite vectors are never cached (they would poison every later run).
+    Checked `chunk` rows at a time: an assembled corpus may be larger than memory."""
+    rows = np.concatenate([
+        start + np.flatnonzero(~np.isfinite(array[start : start + chunk]).all(axis=tuple(range(1, array.ndim))))
+        for start in range(0, len(array), chunk)
+    ] or [np.zeros(0, dtype=np.int64)])
     if len(rows):
         raise RobustestError(
             f"the vectors of {what or 'the corpus'} hold NaN or infinite values ({len(rows):,} of {len(array):,} rows, "

@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "evaluate":
         import warnings
 
-        from .plugin.outputs import write_outputs
+        from .plugin.finished import FinishedRun
+        from .plugin.outputs import write_outputs, write_trec_outputs
         from .plugin.session import RobustestSession
         from .plugin.summary import header_lines, summary_lines
 
@@ -105,9 +106,10 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
                     print(f"robustest: warning: {message}", file=sys.stderr)
-        for line in summary_lines(session):
+        finished = FinishedRun.of(session)
+        for line in summary_lines(finished):
             print(line)
-        outputs = write_outputs(session)
+        outputs = write_outputs(finished) + write_trec_outputs(session)
         for line in outputs:
             print(line, file=sys.stderr if line.startswith("ERROR") else sys.stdout)
         return 2 if any(line.startswith("ERROR") for line in outputs) else 0

@@ -13,10 +13,10 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .cache import EmbeddingCache
+from .cache import CacheResult, EmbeddingCache
 from .data.types import Dataset
 from .errors import RobustestError
-from .index import DenseSearcher
+from .index import DenseSearcher, IndexSpec
 from .metrics import parse_measures, per_query
 from .retrievers.vectors import encode_checked
 
@@ -57,9 +57,34 @@ def depth_needed(measures: Iterable[str], k: int) -> int:
     return min(k, max(cutoffs)) if cutoffs and all(cutoffs) else k
 
 
+def mean_recall(found: Sequence[dict], exact: Sequence[dict], k: int) -> float:
+    """Mean over queries of |found top k & exact top k| / |exact top k| (runs are best first)."""
+    shares = []
+    for run, truth in zip(found, exact):
+        top = list(truth)[:k]
+        if top:  # a query whose every document is excluded has nothing to find
+            shares.append(len(set(list(run)[:k]) & set(top)) / len(top))
+    return float(np.mean(shares)) if shares else 1.0
+
+
 def clip(name: str, width: int = 60) -> str:
     """A name that fits a repr (a local model's name is its full path)."""
     return name if len(name) <= width else "..." + name[-(width - 3):]
+
+
+def corpus_cache_parts(fingerprint: str, dataset: Dataset) -> dict:
+    """The cache key of a corpus' vectors. `robustest encode` (encode.py) fills the entry under
+    this key, so the next CorpusIndex on the same retriever and corpus is a cache hit."""
+    return {"retriever": fingerprint, "corpus": dataset.corpus_fingerprint}
+
+
+def cached_corpus_vectors(cache: EmbeddingCache, dataset: Dataset, *, fingerprint: str, name: str, dimension, encode) -> CacheResult:
+    """The corpus' vectors from `cache`, else `encode()` stored there (under the entry's lock).
+    `dimension` (None when not known before encoding) makes a stored entry of another shape damage."""
+    rows = len(dataset.doc_ids)
+    shape = (rows, dimension) if isinstance(dimension, int) else None
+    what = f"{rows:,} documents with {name}"
+    return cache.load_or_compute(corpus_cache_parts(fingerprint, dataset), encode, what=what, shape=shape)
 
 
 class CorpusIndex:
@@ -70,14 +95,18 @@ class CorpusIndex:
         *,
         cache: EmbeddingCache | None = None,
         k: int = 1000,
-        use_gpu: bool = False,
+        use_gpu: bool | None = False,
+        index: str = "flat",
+        shards: int = 1,
         exclude_self_matches: bool | None = None,
     ):
         self.retriever = retriever
         self.dataset = dataset
         self.cache = cache or EmbeddingCache(None)
         self.k = k
-        self.use_gpu = use_gpu
+        self.use_gpu = use_gpu  # True: on the GPU (an error without one); None: when FAISS has one
+        self.index_spec = IndexSpec.parse(index)  # flat (exact), ivf or hnsw with parameters
+        self.shards = shards
         self.exclude_self_matches = dataset.exclude_self_matches if exclude_self_matches is None else exclude_self_matches
         self.cache_hit: bool | None = None  # set once the corpus is indexed
         self.cache_path = None
@@ -104,13 +133,19 @@ class CorpusIndex:
         documents = self.dataset.documents
         if hasattr(self.retriever, "build_searcher"):  # lexical: no vectors to cache
             return self.retriever.build_searcher(documents)
-        parts = {"retriever": self.retriever.fingerprint, "corpus": self.dataset.corpus_fingerprint}
-        what = f"{len(documents):,} documents with {self.retriever.name}"
-        dim = getattr(self.retriever, "dimension", None)
-        shape = (len(documents), dim) if isinstance(dim, int) else None  # an entry of another shape is damage
-        result = self.cache.load_or_compute(parts, lambda: self._encode_corpus(documents), what=what, shape=shape)
+        result = cached_corpus_vectors(
+            self.cache,
+            self.dataset,
+            fingerprint=self.retriever.fingerprint,
+            name=self.retriever.name,
+            dimension=getattr(self.retriever, "dimension", None),
+            encode=lambda: self._encode_corpus(documents),
+        )
         self.cache_hit, self.cache_path, self.embeddings = result.hit, result.path, result.array
-        return DenseSearcher(result.array, self.retriever.similarity, use_gpu=self.use_gpu)
+        return self._dense_searcher(self.index_spec, self.shards)
+
+    def _dense_searcher(self, spec: IndexSpec, shards: int) -> DenseSearcher:
+        return DenseSearcher(self.embeddings, self.retriever.similarity, use_gpu=self.use_gpu, index=spec, shards=shards)
 
     def _encode_corpus(self, documents: list[str]) -> np.ndarray:
         # Checked here, inside the cache's compute: bad vectors raise before anything is saved.
@@ -118,17 +153,19 @@ class CorpusIndex:
 
     def retrieve(self, queries: Sequence[tuple[str, str]], k: int | None = None) -> list[dict[str, float]]:
         """Top-k documents for each (query id, text), best first (k defaults to the index's)."""
-        k = self.k if k is None else k
+        return self._ranked(self.searcher, queries, self.k if k is None else k)
+
+    def _ranked(self, searcher, queries: Sequence[tuple[str, str]], k: int) -> list[dict[str, float]]:
         texts = [text for _, text in queries]
         self_match = self.exclude_self_matches
         excluded = self.dataset.excluded_docs  # per query, e.g. BRIGHT's excluded_ids
         none: frozenset[str] = frozenset()
         # Search deep enough that k documents remain after the exclusions.
         extra = int(self_match) + max((len(excluded.get(qid, none)) for qid, _ in queries), default=0)
-        if isinstance(self.searcher, DenseSearcher):
-            scores, indices = self.searcher.search(self.query_vectors(queries), k + extra)
+        if isinstance(searcher, DenseSearcher):
+            scores, indices = searcher.search(self.query_vectors(queries), k + extra)
         else:
-            scores, indices = self.searcher.search(texts, k + extra)
+            scores, indices = searcher.search(texts, k + extra)
         doc_ids = self.dataset.doc_ids
         runs = []
         for (qid, _), row_scores, row_indices in zip(queries, scores, indices):
@@ -152,6 +189,18 @@ class CorpusIndex:
         if min((len(r) for r in evaluation.runs), default=0) >= k:
             return evaluation.runs
         return self.retrieve(list(zip(evaluation.qids, evaluation.texts)), k=k)
+
+    def recall_against_exact(self, queries: Sequence[tuple[str, str]], depths: Iterable[int]) -> dict[int, float]:
+        """How close an approximate index comes to exact search: per depth k, the mean share of
+        each query's exact top k (flat search, the same exclusions) that this index's top k
+        holds. The exact index is built for this and dropped: it holds a second copy of the
+        corpus vectors."""
+        if not isinstance(self.searcher, DenseSearcher):
+            raise RobustestError(f"{self.retriever.name} searches without vectors: there is no exact nearest-neighbour search to compare with")
+        depths = sorted(set(depths))
+        found = self.retrieve(queries, depths[-1])
+        exact = self._ranked(self._dense_searcher(IndexSpec(), 1), queries, depths[-1])
+        return {k: mean_recall(found, exact, k) for k in depths}
 
     def query_vectors(self, queries: Sequence[tuple[str, str]]) -> np.ndarray:
         """The vectors of (query id, text) pairs; each distinct text is encoded once per index,

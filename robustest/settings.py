@@ -143,6 +143,13 @@ def parse_bounded(low: float, high: float, what: str) -> Callable[[str], float |
     return parse
 
 
+def parse_index(value: str) -> str:
+    """`flat`, `ivf`, `hnsw:M=32,efSearch=256`: checked at the door, kept as canonical text."""
+    from .index import IndexSpec
+
+    return str(IndexSpec.parse(value))
+
+
 def parse_device(value: str) -> str:
     """Syntax only, at the door; whether that device exists is checked when the model loads."""
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", str(value)):
@@ -245,7 +252,9 @@ class Settings:
     exclude_self_matches: bool | None = setting(None, "drop a retrieved document whose id equals the query id (BEIR convention): auto (on for BEIR data), yes, no", parse_optional_bool, metavar="auto|yes|no")
     effectiveness_floor: tuple[str, float] | None = setting(None, "fail the effectiveness suite below this score: 0.3 (headline measure) or nDCG@10:0.3", parse_floor, metavar="FLOOR")
     allow_download: bool = setting(False, "let the retriever be downloaded from the Hugging Face hub (HF_HUB_OFFLINE still wins)", parse_bool, flag=True)
-    faiss_gpu: bool = setting(False, "search on the GPU (needs a FAISS GPU build)", parse_bool, flag=True)
+    faiss_gpu: bool | None = setting(None, "search on the GPU: auto (when the installed FAISS is a GPU build that sees a GPU; several GPUs share the index, sharded), yes (an error without one; the option alone means yes), no", parse_optional_bool, flag=True, metavar="auto|yes|no")
+    index: str = setting("flat", "nearest-neighbour index: flat (exact, the paper's), or approximate ivf or hnsw, whose recall@k against exact search is measured on the clean queries and reported; FAISS parameters optional, e.g. ivf:nlist=256,nprobe=32 or hnsw:M=32,efSearch=256 (default: chosen from the corpus size)", parse_index, metavar="KIND[:PARAMS]")
+    index_shards: int = setting(1, "split the flat index into N parts searched in parallel (FAISS IndexShards; the results are one flat index's); on GPUs FAISS shards across the GPUs instead", parse_positive_int, metavar="N")
     seeds: tuple[int, ...] | None = setting(None, "perturbation seeds for every family (default: the paper's 1999,5,27,2016,2026)", _lazy("parse_seeds"), metavar="LIST")
     thresholds: dict | None = setting(None, "gate thresholds on the drop rate, e.g. misspelling=0.2,reordering=0.05 (defaults: see README)", _lazy("parse_thresholds"), metavar="LIST")
     worst_case_thresholds: dict | None = setting(None, "gate the worst-case one-edit searches: at most this share of the searched queries broken by one edit, e.g. misspelling=0.5 (default: measured, not gated)", _lazy("parse_thresholds"), metavar="LIST")
@@ -308,6 +317,7 @@ class Settings:
                 f"--robustest-top-k={self.top_k} retrieves fewer documents than {', '.join(shallow)} scores; "
                 f"raise it to --robustest-top-k={max(map(cutoff, shallow))} or more"
             )
+        self.check_index()
         if self.baseline and self.compare_to:
             raise RobustestError("--robustest-baseline and --robustest-compare-to both name a reference; gate against one of them")
         if self.update_baseline and not self.baseline:
@@ -319,6 +329,16 @@ class Settings:
                 f"--robustest-save={self.save} is the baseline this run is gated against; save it elsewhere, "
                 "or pass --robustest-update-baseline to replace the baseline only when every test passes"
             )
+
+    def check_index(self) -> None:
+        kind = self.index.partition(":")[0]
+        if self.index_shards > 1 and kind != "flat":
+            raise RobustestError(
+                f"--robustest-index-shards={self.index_shards} splits a flat index, and --robustest-index={self.index} is not flat; "
+                "drop --robustest-index-shards (or use --robustest-index=flat)"
+            )
+        if self.faiss_gpu and kind == "hnsw":
+            raise RobustestError("--robustest-faiss-gpu: FAISS has no GPU HNSW index; use --robustest-index=ivf (or flat) on the GPU, or drop --robustest-faiss-gpu")
 
     def replace(self, **changes: Any) -> "Settings":
         return replace(self, **changes)

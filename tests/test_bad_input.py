@@ -549,6 +549,8 @@ BAD_VALUES = {  # option -> (bad value, what the one error line must say)
     "geometry_max_average_cosine": ("abc", r"--robustest-geometry-max-average-cosine: 'abc' is not a number"),
     "geometry_min_isoscore": ("high", r"--robustest-geometry-min-isoscore: 'high' is not a number"),
     "threads": ("0", r"--robustest-threads: '0' must be at least 1"),
+    "index": ("annoy", r"--robustest-index: 'annoy' is not an index kind; use flat"),
+    "index_shards": ("0", r"--robustest-index-shards: '0' must be at least 1"),
 }
 FLAGS = [name for name, _, option in options() if option.flag]
 

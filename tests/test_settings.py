@@ -41,6 +41,10 @@ def parser(name):
         ("poison_seeds", "5,5", "seed 5 given twice"),
         ("geometry_max_average_cosine", "2", "not a cosine in [-1, 1]"),
         ("geometry_min_isoscore", "-0.5", "not an IsoScore in [0, 1]"),
+        ("index", "annoy", "not an index kind; use flat (exact, the default), ivf or hnsw"),
+        ("index", "hnsw:efSearch=0", "efSearch must be at least 1"),
+        ("index_shards", "0", "must be at least 1"),
+        ("faiss_gpu", "maybe", "not true/false"),
     ],
 )
 def test_bad_ini_values_name_the_key(name, raw, message):
@@ -56,6 +60,8 @@ def test_parsers_accept_what_the_help_promises():
     assert parser("exclude_self_matches")("auto") is None
     assert parser("exclude_self_matches")("no") is False
     assert parser("device")("cuda:1") == "cuda:1"
+    assert parser("index")("IVF:nprobe=32") == "ivf:nprobe=32"
+    assert parser("faiss_gpu")("auto") is None and parser("faiss_gpu")("no") is False
 
 
 def test_every_option_is_prefixed_but_retriever():

@@ -41,7 +41,8 @@ class Checks:
         # kind ("run", "worst_case") -> families the collected tests use (marker robustest_uses),
         # set by the plugin; their texts are encoded in one batch when the first is asked for.
         self.planned: dict[str, set[str]] = {}
-        self._prefetched = False
+        self.prefetch_one_family = False  # a pytest-xdist worker: the other families' tests may run elsewhere
+        self._prefetched: set[str] = set()
         self._poisoning = None  # plugin.poisoning.PoisoningChecks, built when a poisoning test asks
         self.search = None  # the running property search's progress.Task, set by the plugin
 
@@ -104,16 +105,18 @@ class Checks:
         """The first time a planned family is asked for (a collected test is marked
         `robustest_uses`): make the variants of every planned family run and search, then
         encode all their texts in one batch (length-sorted by the encoder), so each gate and
-        search only looks its vectors up."""
+        search only looks its vectors up. On a pytest-xdist worker (`prefetch_one_family`):
+        only the asked family's run and search, which `--dist loadgroup` keeps together."""
         planned = {f for families in self.planned.values() for f in families}
-        if self._prefetched or family not in planned:
+        if family in self._prefetched or family not in planned:
             return
-        self._prefetched = True
+        families = {family} if self.prefetch_one_family else planned
+        self._prefetched |= families
         variants = lambda f: [(v.query_id, v.text) for p in self.perturbations(f)[1] for v in p.variants]  # noqa: E731
         searched = lambda f: self.search_plan(f).pairs if FAMILIES[f].neighbours is not None or FAMILIES[f].sampler is not None else []  # noqa: E731
         texts = []
         for kind, texts_of in (("run", variants), ("worst_case", searched)):
-            for f in sorted(self.planned.get(kind, ())):
+            for f in sorted(self.planned.get(kind, set()) & families):
                 try:
                     texts += texts_of(f) if f in self.session.families and self.no_resource_reason(f) is None else []
                 except Exception:  # noqa: BLE001 - nothing is kept: it fails again in the family's own test, not in this one

@@ -13,6 +13,7 @@ import pytest
 
 from ..errors import RobustestError
 from ..settings import Settings, check_output_paths, escaped_help, ini_key, option_help, option_name, options
+from .workers import is_worker
 
 RUN = pytest.StashKey["Run"]()
 MARKED = pytest.StashKey[set]()  # families whose marker is registered
@@ -40,6 +41,17 @@ class Run:
         self.active = False  # a robustest test was collected, or --retriever was given
         self._session = None
         self.outputs: list[str] = []  # what was written at the end (save, html, trec), or why not
+        self.finished = None  # finished.FinishedRun: what the summary and the run file report
+        self.header: list[str] = []  # under pytest-xdist, the workers' header, printed with the summary
+        self._parts = None  # under pytest-xdist, on the controller: workers.Parts
+
+    @property
+    def parts(self):
+        if self._parts is None:
+            from .workers import Parts
+
+            self._parts = Parts()
+        return self._parts
 
     @property
     def session(self):
@@ -183,6 +195,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     try:
         rs = run.session
         rs.checks.planned = planned_families(session.items)
+        if is_worker(session.config):  # other families' tests may run on other workers: prefetch one family at most
+            from .workers import groups_families
+
+            rs.checks.prefetch_one_family = True
+            rs.checks.planned = rs.checks.planned if groups_families(session.config) else {}
         if reporter is not None and session.config.get_verbosity() >= 0:
             for line in summary.header_lines(rs):
                 reporter.write_line(line)
@@ -209,8 +226,12 @@ def install_progress(config: pytest.Config) -> None:
     capture does not swallow: a live line on a terminal, plain lines in CI logs."""
     from .. import progress
 
+    if is_worker(config):
+        from .workers import install_worker_progress
+
+        return install_worker_progress(config)
     if config.pluginmanager.get_plugin("terminalreporter") is None:
-        return  # no terminal (-p no:terminal, an xdist worker): the default sink, stderr, stays
+        return  # no terminal (-p no:terminal): the default sink, stderr, stays
     writer = UncapturedWriter(config)
     stream = getattr(writer.writer, "_file", None)
     live = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
@@ -284,25 +305,56 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             item.session.shouldstop = f"robustest: {call.excinfo.value}"
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """pytest-xdist, on the controller: with --dist loadgroup, a family's tests share a worker."""
+    from .workers import family_scheduler, groups_families
+
+    return family_scheduler(config, log) if groups_families(config) else None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist, on the controller: a worker finished (or crashed); keep what it measured."""
+    get_run(node.config).parts.receive(node, error)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    run = get_run(session.config)
-    if not run.started or not run.session.measured:
-        return
     from .outputs import write_outputs
 
-    run.outputs = write_outputs(run.session, passed=session.exitstatus == pytest.ExitCode.OK)
+    config = session.config
+    run = get_run(config)
+    passed = session.exitstatus == pytest.ExitCode.OK
+    if run._parts is not None:  # the pytest-xdist controller: the workers' parts make the run
+        merged = run.parts.merged()
+        if merged is None:
+            return
+        run.finished, run.header, trec = merged
+    elif run.started and run.session.measured:
+        from .finished import FinishedRun
+        from .outputs import write_trec_outputs
+
+        run.finished, trec = FinishedRun.of(run.session), write_trec_outputs(run.session)
+        if is_worker(config):
+            from .summary import header_lines
+            from .workers import send
+
+            return send(config, run.finished, header_lines(run.session), trec)
+    else:
+        return
+    run.outputs = write_outputs(run.finished, passed=passed) + trec
     if any(line.startswith("ERROR") for line in run.outputs):
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     run = get_run(config)
-    if not run.started or not run.session.measured:
+    if run.finished is None:
         return
     from .summary import summary_lines
 
     terminalreporter.section("robustest")
-    for line in summary_lines(run.session):
+    for line in [*run.header, *summary_lines(run.finished)]:
         terminalreporter.line(line)
     for line in run.outputs:
         terminalreporter.line(line, red=line.startswith("ERROR"))

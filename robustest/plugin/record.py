@@ -37,47 +37,42 @@ class Record:
         if line:
             self.lines.append(line)
 
-    def holm_gates(self) -> list:
-        from ..stats import apply_holm
-
-        return apply_holm(self.gates) if self.gates else []
-
-    def holm_regressions(self) -> list:
-        from ..stats import apply_holm
-
-        return apply_holm(self.regressions) if self.regressions else []
 
 
-def run_file(session) -> dict[str, Any]:
-    """The run as robustest.runs stores it (schema RUN_SCHEMA)."""
+def run_file(run) -> dict[str, Any]:
+    """A finished run as robustest.runs stores it (schema RUN_SCHEMA). `run`: a
+    plugin.finished.FinishedRun, or a RobustestSession (what it measured so far)."""
     from .. import __version__
-    from ..provenance import environment
-    from ..runs import RUN_SCHEMA, family_record
+    from ..runs import RUN_SCHEMA
+    from .finished import FinishedRun
 
-    record, clean, reference = session.record, session.clean_evaluation, session.reference
+    if not isinstance(run, FinishedRun):
+        run = FinishedRun.of(run)
+
+    reference = run.reference
     return {
         "schema": RUN_SCHEMA,
         "robustest_version": __version__,
         # SOURCE_DATE_EPOCH (the reproducible-builds convention) pins it: two runs with the same
         # seeds then give byte-identical files.
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(os.environ.get("SOURCE_DATE_EPOCH") or time.time()))),
-        "environment": environment(),
-        "retriever": session.describe_retriever(),
-        "dataset": session.dataset.describe(),
-        "settings": {k: v for k, v in session.settings.as_dict().items() if k not in ("save", "html", "trec_run")},
-        "effectiveness": clean.aggregate(),
-        "per_query": {m: clean.by_query(m) for m in session.measures},
-        "queries": dict(session.dataset.queries),  # original texts, for the report's worst-query tables
-        "families": {family: family_record(run) for family, run in record.runs.items()},
-        "gates": [g.as_dict() for g in record.holm_gates()],
+        "environment": run.environment,
+        "retriever": run.retriever,
+        "dataset": run.dataset,
+        "settings": {k: v for k, v in run.settings.as_dict().items() if k not in ("save", "html", "trec_run")},
+        "effectiveness": run.effectiveness,
+        "per_query": run.per_query,
+        "queries": run.queries,  # original texts, for the report's worst-query tables
+        "families": run.families,
+        "gates": [g.as_dict() for g in run.holm_gates()],
         "comparison": None if reference is None else {
-            "reference": reference.describe(),
-            "tolerance": session.settings.regression_tolerance,
-            "regressions": [r.as_dict() for r in record.holm_regressions()],
+            "reference": reference.description,
+            "tolerance": run.settings.regression_tolerance,
+            "regressions": [r.as_dict() for r in run.holm_regressions()],
         },
-        "counterexamples": dict(record.counterexamples),
-        "not_judged": dict(record.not_judged),
-        "worst_case": {family: result.as_dict() for family, result in record.worst_cases.items()},
-        "guards": {family: guard.describe() for family, guard in record.guards.items()},
-        **record.extras,
+        "counterexamples": run.counterexamples,
+        "not_judged": run.not_judged,
+        "worst_case": {family: result.as_dict() for family, result in run.worst_cases.items()},
+        "guards": run.guards,
+        **run.extras,
     }

@@ -97,11 +97,38 @@ class RobustestSession:
 
         s = self.settings
         cache = EmbeddingCache(None if s.no_cache else self.cache_dir)
-        return CorpusIndex(self.retriever, self.dataset, cache=cache, k=s.top_k, use_gpu=s.faiss_gpu)
+        return CorpusIndex(self.retriever, self.dataset, cache=cache, k=s.top_k, use_gpu=s.faiss_gpu, index=s.index, shards=s.index_shards)
 
     @cached_property
     def clean_evaluation(self):
-        return self.corpus_index.evaluate(measures=self.measures)
+        evaluation = self.corpus_index.evaluate(measures=self.measures)
+        self.record_index(evaluation)
+        return evaluation
+
+    def record_index(self, evaluation) -> None:
+        """Say in the run file how documents were searched; an approximate index also measures
+        its recall against exact search on the clean queries, for the run file and the summary
+        (its scores are not the exact ones the paper reports)."""
+        from ..index import DenseSearcher
+        from ..retrieval import depth_needed
+
+        index = self.corpus_index
+        if not isinstance(index.searcher, DenseSearcher):
+            return  # a lexical retriever: no vector index
+        about = index.searcher.describe()
+        if about["exact"]:
+            self.record.add("index", about)
+            return
+        depth = depth_needed(self.measures, index.k)  # how deep the clean scores look
+        headline = min(depth_needed(self.measures[:1], index.k), depth)
+        recall = index.recall_against_exact(list(zip(evaluation.qids, evaluation.texts)), (headline, depth))
+        about["recall"] = {"k": depth, "value": recall[depth], "at": {str(k): v for k, v in recall.items()}, "queries": len(evaluation.qids)}
+        at_headline = f" (@{headline}: {recall[headline]:.4f})" if headline != depth else ""
+        self.record.add("index", about, (
+            f"APPROXIMATE search, {index.searcher.label()}: recall@{depth} against exact search {recall[depth]:.4f}{at_headline} "
+            f"over the {len(evaluation.qids)} clean queries (k = {depth}: the depth the scores use); the scores are approximate, "
+            "--robustest-index=flat gives the exact ones"
+        ))
 
     @property
     def measured(self) -> bool:
@@ -140,7 +167,7 @@ class RobustestSession:
 
             EmbeddingCache(self.cache_dir)  # fails early, with a fix, on an unwritable folder
         reference = self.reference  # an unreadable baseline file fails before the model loads
-        self.dataset
+        check_index_fits(self.settings, self.dataset)  # before the corpus is encoded
         if reference is not None:
             reference.check(self)
         self.retriever
@@ -171,7 +198,7 @@ def check_depths(families, top_k: int) -> None:
 
 
 def check_hardware(settings: Settings) -> None:
-    """The device and a FAISS GPU exist, checked before anything is encoded."""
+    """The device and a FAISS GPU (when asked for) exist, checked before anything is encoded."""
     from ..retrievers.hf import resolve_device
 
     resolve_device(settings.device)
@@ -179,3 +206,10 @@ def check_hardware(settings: Settings) -> None:
         from ..index import check_faiss_gpu
 
         check_faiss_gpu()
+
+
+def check_index_fits(settings: Settings, dataset) -> None:
+    """No more shards or IVF lists than documents, known once the dataset is loaded."""
+    from ..index import IndexSpec, check_fits
+
+    check_fits(IndexSpec.parse(settings.index), settings.index_shards, len(dataset.doc_ids), dataset.name)

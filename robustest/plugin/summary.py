@@ -27,10 +27,21 @@ def header_lines(session, guard: bool = True) -> list[str]:
         f"robustest {__version__}: retriever {retriever}",
         f"robustest: dataset {s.dataset}, split {s.split}, device {device}, cache {'off' if s.no_cache else session.cache_dir}",
     ]
+    index = index_line(session)
+    if index:
+        lines.append(index)
     thresholds = [f"{family} keeps cosine >= {t}" for family, t in (("synonymizing", s.synonym_guard), ("paraphrasing", s.paraphrase_guard)) if t is not None]
     if guard and thresholds:
         lines.append(f"robustest: semantic guard {guard_description(session)}, " + ", ".join(thresholds))
     return lines
+
+
+def index_line(session) -> str | None:
+    """How documents will be searched (GPUs, shards, an approximate index); None for the default."""
+    from ..index import plan_line
+
+    lexical = getattr(session.__dict__.get("resolution"), "kind", None) == "bm25"  # resolved above; no vectors to index
+    return None if lexical else plan_line(session.settings.index, session.settings.index_shards, session.settings.faiss_gpu)
 
 
 def guard_description(session) -> str:
@@ -47,28 +58,26 @@ def guard_description(session) -> str:
     return f"{s.guard_model} -> {guard.label}" + (" (the retriever under test: pass --robustest-guard-model=ID for an independent one)" if same else "")
 
 
-def summary_lines(session) -> list[str]:
-    ds, index, record = session.dataset, session.corpus_index, session.record
-    cache = "off" if index.cache_path is None else ("hit" if index.cache_hit else "miss, now stored")
-    if index.cache_hit is None:
+def summary_lines(run) -> list[str]:
+    """The terminal summary of a plugin.finished.FinishedRun."""
+    cache = "off" if run.cache_path is None else ("hit" if run.cache_hit else "miss, now stored")
+    if run.cache_hit is None:
         cache = "not used (lexical retriever)"
     lines = [
-        f"retriever: {session.resolution.label} (fingerprint {short(session.retriever.fingerprint)})",
-        f"dataset: {ds.name} [{ds.split}] {len(ds.doc_ids)} documents, {len(ds.queries)} queries"
-        + (f", {ds.dropped_queries} queries without {ds.split} judgements left out" if ds.dropped_queries else "")
-        + "".join(f"; {n}" for n in ds.notes),
-        f"corpus embeddings cache: {cache}" + (f" ({index.cache_path})" if index.cache_path else ""),
+        f"retriever: {run.retriever_label} (fingerprint {short(run.retriever['fingerprint'])})",
+        run.dataset_line,
+        f"corpus embeddings cache: {cache}" + (f" ({run.cache_path})" if run.cache_path else ""),
     ]
-    lines += [f"{m:>12} = {v:.4f}" for m, v in session.clean_evaluation.aggregate().items()]
-    lines += record.lines
-    lines += worst_case_lines(record)
-    if session.checks.poisoning_started:
-        lines += poisoning_lines(session.checks.poisoning)
-    return lines + gate_lines(record) + regression_lines(session)
+    lines += [f"{m:>12} = {v:.4f}" for m, v in run.effectiveness.items()]
+    lines += run.lines
+    lines += worst_case_lines(run)
+    lines += run.poisoning_lines
+    lines += [f"results missing: {reason}" for reason in run.missing]
+    return lines + gate_lines(run) + regression_lines(run)
 
 
-def gate_lines(record) -> list[str]:
-    gates = record.holm_gates()
+def gate_lines(run) -> list[str]:
+    gates = run.holm_gates()
     lines = [] if not gates else ["", f"{'gate':34} {'% (mean ± std over seeds)':>25} {'95% CI':>18} {'threshold':>9} {'p Holm':>8}  verdict"]
     for g in gates:
         lo, hi = g.drop_rate_ci
@@ -77,22 +86,24 @@ def gate_lines(record) -> list[str]:
             f"[{lo * 100:6.2f}, {hi * 100:6.2f}] {g.threshold * 100:>8.1f}% {g.p_adjusted:>8.3g}  {g.verdict.value}"
         )
     lines += [f"  {g.name}: {g.note}" for g in gates if g.verdict.value == "inconclusive"]
-    lines += guard_lines(record)
-    lines += [f"not judged: {reason}" for reason in record.not_judged.values()]
-    for family, example in record.counterexamples.items():
+    lines += guard_lines(run.guards)
+    lines += [f"not judged: {reason}" for reason in run.not_judged.values()]
+    for family, example in run.counterexamples.items():
         lines.append(f"smallest counterexample found ({family}): {example}")
     return lines
 
 
-def guard_lines(record) -> list[str]:
+def guard_lines(guards: dict[str, dict]) -> list[str]:
+    """`guards`: family -> SemanticGuard.describe()."""
     lines = []
-    for family, guard in record.guards.items():
-        if guard.accepted + guard.rejected:
+    for family, guard in guards.items():
+        drawn = guard["accepted"] + guard["rejected"]
+        if drawn:
             lines.append(
-                f"{family} guard ({guard.label}, cosine >= {guard.threshold}): rejected {guard.rejection_rate:.1%} "
-                f"of {guard.accepted + guard.rejected} drawn variants"
+                f"{family} guard ({guard['model']}, cosine >= {guard['threshold']}): rejected {guard['rejected'] / drawn:.1%} "
+                f"of {drawn} drawn variants"
             )
-        if guard.is_retriever_under_test:
+        if guard["is_retriever_under_test"]:
             lines.append(
                 f"warning: the {family} guard is the retriever under test: it keeps the variants this model already finds "
                 f"close, so the {family} drop rate reads low; pass --robustest-guard-model with another encoder"
@@ -100,10 +111,10 @@ def guard_lines(record) -> list[str]:
     return lines
 
 
-def worst_case_lines(record) -> list[str]:
+def worst_case_lines(run) -> list[str]:
     from ..worst_case import format_worst_case
 
-    results = list(record.worst_cases.values())
+    results = list(run.worst_cases.values())
     if not results:
         return []
     lines = ["", "worst case of one edit (queries with a relevant document at rank <= margin; broken: none left in the top k)"]
@@ -112,9 +123,9 @@ def worst_case_lines(record) -> list[str]:
     return lines
 
 
-def regression_lines(session) -> list[str]:
-    regressions = session.record.holm_regressions()
-    reference = session.reference
+def regression_lines(run) -> list[str]:
+    regressions = run.holm_regressions()
+    reference = run.reference
     if reference is None or not regressions:
         return []
     lines = [
@@ -122,9 +133,8 @@ def regression_lines(session) -> list[str]:
         f"regression vs {reference.label} (checkpoint minus baseline; positive = worse)",
         f"{'comparison':34} {'baseline':>9} {'this run':>9} {'difference':>11} {'95% CI':>18} {'tolerance':>9} {'p Holm':>8}  verdict",
     ]
-    changes = reference.config_changes(session.describe_retriever())
-    if changes:
-        lines.insert(2, "encoder settings differ from the baseline's: " + "; ".join(changes))
+    if reference.changes:
+        lines.insert(2, "encoder settings differ from the baseline's: " + "; ".join(reference.changes))
     for r in regressions:
         lo, hi = r.difference_ci
         lines.append(
