@@ -4,6 +4,9 @@
     robustest dataset default     build (once) the embedded default collection, print its folder
     robustest presets             list the paper's retriever presets
     robustest evaluate [options]  clean effectiveness of a retriever on a dataset
+    robustest encode [options] [--workers N] [--ray-address ADDR]
+                                  encode a corpus into the embedding cache the suites read,
+                                  in this process or on Ray (N workers, GPU actors when present)
     robustest analyze RUN... [--out DIR] [--factor dataset|COLUMN --factor-file CSV]
                                   marginal means, geometry and correlations over saved runs,
                                   CSV tables and a page of figures (DIR/figures.html)
@@ -11,7 +14,7 @@
                                   an HTML report (tables, plots) of a saved run
     robustest init [DIR]          copy the shipped suites into DIR (default: suites) to edit
 
-`evaluate` takes the same options as the pytest plugin (one Settings object), by the plugin's
+`evaluate` and `encode` take the same options as the pytest plugin (one Settings object), by the plugin's
 names (`--robustest-dataset`) or without the prefix (`--dataset`): outside pytest nothing clashes.
 User mistakes end in one line on stderr and exit status 2.
 """
@@ -22,7 +25,7 @@ import argparse
 import sys
 
 from .errors import RobustestError
-from .settings import Settings, argparse_type, escaped_help, option_name, options
+from .settings import Settings, argparse_type, escaped_help, option_name, options, parse_positive_int
 
 
 def add_setting_options(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("presets", help="list the retriever presets")
     evaluate = commands.add_parser("evaluate", help="clean effectiveness of a retriever on a dataset")
     add_setting_options(evaluate)
+    encode = commands.add_parser("encode", help="encode a corpus into the embedding cache the suites read (in this process, or on Ray)")
+    add_setting_options(encode)
+    encode.add_argument("--workers", type=argparse_type(parse_positive_int), default=1, metavar="N", help="Ray workers, one model each (one GPU each when the cluster has GPUs); 1 (default) encodes in this process without Ray")
+    encode.add_argument("--ray-address", default=None, metavar="ADDR", help="an existing Ray cluster to encode on (auto, or HOST:6379 from a node of the cluster); default: a local Ray started for this call")
     analyze = commands.add_parser("analyze", help="compare saved runs of several models and datasets (mixed models, geometry)")
     analyze.add_argument("runs", nargs="+", metavar="RUN", help="run files saved with --robustest-save")
     analyze.add_argument("--out", default="robustest-analysis", metavar="DIR", help="folder for the CSV tables, PNG plots and figures.html (default: robustest-analysis)")
@@ -113,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         for line in outputs:
             print(line, file=sys.stderr if line.startswith("ERROR") else sys.stdout)
         return 2 if any(line.startswith("ERROR") for line in outputs) else 0
+    elif args.command == "encode":
+        return encode(args)
     elif args.command == "init":
         from .scaffold import copy_suites
 
@@ -142,6 +151,52 @@ def run(args: argparse.Namespace) -> int:
         for message in dict.fromkeys(messages):
             print(f"robustest: warning: {message}", file=sys.stderr)
     return 0
+
+
+def encode(args: argparse.Namespace) -> int:
+    """`robustest encode`: where the entry is, rows x dimension, whether it was cached, wall time.
+    A lexical retriever (bm25) has nothing to encode: it says so and exits 0."""
+    import warnings
+
+    from .cache import EmbeddingCache
+    from .encode import NothingToEncode, encode_corpus, require_ray
+    from .plugin.session import RobustestSession
+    from .plugin.summary import header_lines
+
+    require_ray(args.workers, args.ray_address)  # before anything loads
+    settings = Settings.from_sources({name: getattr(args, name) for name, _, _ in options()}, {})
+    if settings.no_cache:
+        raise RobustestError("robustest encode fills the embedding cache, which --robustest-no-cache turns off; drop --no-cache")
+    session = RobustestSession(settings)
+    for line in header_lines(session, guard=False):
+        print(line)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = encode_corpus(
+                session.dataset, session.resolution, session.load_options, EmbeddingCache(session.cache_dir),
+                workers=args.workers, ray_address=args.ray_address, load=lambda: session.retriever,
+            )
+        except NothingToEncode as exc:
+            print(f"robustest: {exc}")
+            return 0
+        finally:
+            for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
+                print(f"robustest: warning: {message}", file=sys.stderr)
+    print(f"robustest: entry {result.path}")
+    print(f"robustest: {result.rows:,} x {result.dimension} float32 vectors, {encode_summary(result)}")
+    return 0
+
+
+def encode_summary(result) -> str:
+    from .progress import duration
+
+    if result.cached:
+        return f"already cached, nothing encoded ({duration(result.seconds)})"
+    if result.ray_start_s is None:
+        return f"encoded in {duration(result.seconds)} in this process"
+    reused = f", {result.reused_shards} kept from an earlier run" if result.reused_shards else ""
+    return f"encoded in {duration(result.seconds)} on {result.workers} Ray workers ({result.shards} shards{reused}; Ray start {duration(result.ray_start_s)})"
 
 
 def main(argv: list[str] | None = None) -> int:
