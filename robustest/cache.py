@@ -180,12 +180,7 @@ class EmbeddingCache:
         valid_shape = isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)
         if not valid_shape or not isinstance(checksum, str) or manifest.get("dtype") != "float32":
             raise Damaged(self.store.file(key, "json"), "the manifest lacks a valid shape, dtype or checksum")
-        try:
-            array = np.load(npy, mmap_mode="r", allow_pickle=False)
-        except FileNotFoundError:
-            raise Damaged(npy, "missing") from None
-        except Exception as exc:  # truncated, empty, garbage: numpy raises many kinds
-            raise Damaged(npy, f"unreadable: {exc}") from None
+        array = load_array(npy)
         if array.dtype != np.float32 or not array.flags.c_contiguous:
             raise Damaged(npy, f"holds {array.dtype} in {'C' if array.flags.c_contiguous else 'Fortran'} order, not float32 in C order")
         if list(array.shape) != shape:
@@ -195,6 +190,16 @@ class EmbeddingCache:
         if array_digest(array) != checksum:
             raise Damaged(npy, "checksum mismatch")
         return array
+
+
+def load_array(npy: Path, missing: str = "missing") -> np.ndarray:
+    """A stored array, memory-mapped; `Damaged` when it is missing or not a readable array."""
+    try:
+        return np.load(npy, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise Damaged(npy, missing) from None
+    except Exception as exc:  # truncated, empty, garbage: numpy raises many kinds
+        raise Damaged(npy, f"unreadable: {exc}") from None
 
 
 def check_finite(array: np.ndarray, what: str, chunk: int = 65_536) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 
 from .errors import RobustestError
 from .settings import Settings, argparse_type, escaped_help, option_name, options, parse_positive_int
@@ -93,26 +94,14 @@ def run(args: argparse.Namespace) -> int:
             c = p.config
             print(f"{p.name:24} {p.hf_id:42} {c.pooling:15} {c.similarity:6} query prompt {c.query_prompt!r}")
     elif args.command == "evaluate":
-        import warnings
-
         from .plugin.finished import FinishedRun
         from .plugin.outputs import write_outputs, write_trec_outputs
-        from .plugin.session import RobustestSession
-        from .plugin.summary import header_lines, summary_lines
+        from .plugin.summary import summary_lines
 
-        settings = Settings.from_sources({name: getattr(args, name) for name, _, _ in options()}, {})
-        session = RobustestSession(settings)
-        for line in header_lines(session, guard=False):
-            print(line)
-        # A warning (a damaged cache entry rebuilt, an inconclusive gate) is one line, as in pytest's summary.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                session.prepare()
-                session.clean_evaluation
-            finally:
-                for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
-                    print(f"robustest: warning: {message}", file=sys.stderr)
+        session = announced_session(settings_from(args))
+        with warnings_as_lines():
+            session.prepare()
+            session.clean_evaluation
         finished = FinishedRun.of(session)
         for line in summary_lines(finished):
             print(line)
@@ -156,22 +145,15 @@ def run(args: argparse.Namespace) -> int:
 def encode(args: argparse.Namespace) -> int:
     """`robustest encode`: where the entry is, rows x dimension, whether it was cached, wall time.
     A lexical retriever (bm25) has nothing to encode: it says so and exits 0."""
-    import warnings
-
     from .cache import EmbeddingCache
     from .encode import NothingToEncode, encode_corpus, require_ray
-    from .plugin.session import RobustestSession
-    from .plugin.summary import header_lines
 
     require_ray(args.workers, args.ray_address)  # before anything loads
-    settings = Settings.from_sources({name: getattr(args, name) for name, _, _ in options()}, {})
+    settings = settings_from(args)
     if settings.no_cache:
         raise RobustestError("robustest encode fills the embedding cache, which --robustest-no-cache turns off; drop --no-cache")
-    session = RobustestSession(settings)
-    for line in header_lines(session, guard=False):
-        print(line)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    session = announced_session(settings)
+    with warnings_as_lines():
         try:
             result = encode_corpus(
                 session.dataset, session.resolution, session.load_options, EmbeddingCache(session.cache_dir),
@@ -180,12 +162,39 @@ def encode(args: argparse.Namespace) -> int:
         except NothingToEncode as exc:
             print(f"robustest: {exc}")
             return 0
-        finally:
-            for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
-                print(f"robustest: warning: {message}", file=sys.stderr)
     print(f"robustest: entry {result.path}")
     print(f"robustest: {result.rows:,} x {result.dimension} float32 vectors, {encode_summary(result)}")
     return 0
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.from_sources({name: getattr(args, name) for name, _, _ in options()}, {})
+
+
+def announced_session(settings: Settings):
+    """The session of `settings`, its header printed (what it will load)."""
+    from .plugin.session import RobustestSession
+    from .plugin.summary import header_lines
+
+    session = RobustestSession(settings)
+    for line in header_lines(session, guard=False):
+        print(line)
+    return session
+
+
+@contextmanager
+def warnings_as_lines():
+    """A warning (a damaged cache entry rebuilt, an inconclusive gate) is one line on stderr, as
+    in pytest's summary, even when the block fails."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
+                print(f"robustest: warning: {message}", file=sys.stderr)
 
 
 def encode_summary(result) -> str:

@@ -30,7 +30,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .cache import Damaged, EmbeddingCache, array_digest, warn_damaged
+from .cache import Damaged, EmbeddingCache, array_digest, load_array, warn_damaged
 from .errors import RobustestError
 from .files import atomic_write, remove_leftovers, write_json
 
@@ -203,12 +203,7 @@ class ShardFolder:
         expected = {"key": self.key, "start": shard.start, "stop": shard.stop}
         if not isinstance(manifest, dict) or any(manifest.get(k) != v for k, v in expected.items()):
             raise Damaged(manifest_path, "not the manifest of this entry's shard")
-        try:
-            vectors = np.load(npy, mmap_mode="r", allow_pickle=False)
-        except FileNotFoundError:
-            raise Damaged(npy, "missing beside its manifest") from None
-        except Exception as exc:  # truncated, empty, garbage: numpy raises many kinds
-            raise Damaged(npy, f"unreadable: {exc}") from None
+        vectors = load_array(npy, missing="missing beside its manifest")
         shape_ok = vectors.ndim == 2 and len(vectors) == shard.rows and list(vectors.shape) == manifest.get("shape")
         if vectors.dtype != np.float32 or not shape_ok or (dimension is not None and vectors.shape[1] != dimension):
             raise Damaged(npy, f"holds {vectors.dtype} of shape {vectors.shape}, not {shard.rows} float32 rows of the manifest's shape")

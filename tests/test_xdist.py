@@ -131,3 +131,21 @@ def test_merge_keeps_one_count_of_shared_draws_and_joins_tables():
     assert merged.lines == ["geometry: x", "other"]
     assert merged.poisoning_lines == ["p1", "p2"]
     assert merged.cache_hit is False  # one worker encoded the corpus
+
+
+def test_a_crashed_worker_is_named_in_the_summary(pytester, small_cranfield, tmp_path):
+    """One worker dies mid-run: the others' results are still summarised and saved, and the
+    summary says whose results are missing."""
+    pytester.makepyfile(  # two modules: --dist loadscope gives each to its own worker
+        test_gate='def test_gate(robustness):\n    robustness.gate("case")\n',
+        test_crash="import os\n\ndef test_dies(robustness):\n    os._exit(3)\n",
+    )
+    pytester.makepyprojecttoml("[tool.robustest]\nmin_queries = 5\n")
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--dist", "loadscope", "--max-worker-restart=0", "-p", "no:cacheprovider", f"--rootdir={pytester.path}", "-c", str(pytester.path / "pyproject.toml"),
+        "--retriever=bm25", f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={tmp_path / 'cache'}", "--robustest-seeds=1999",
+        f"--robustest-save={tmp_path / 'run.json'}",
+    )
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*= robustest =*", "results missing: worker gw? stopped*the robustness results of its tests are missing", "case drop rate *pass"])
+    assert "case" in json.loads((tmp_path / "run.json").read_text())["families"]
