@@ -69,7 +69,8 @@ def sampled_neighbours(sampler: Callable, budget: int) -> Callable[[str], list]:
 def neighbourhood(query_id: str, query: str, plans_of: Callable[[str], Sequence], *, budget: int, seed: int, family: str) -> Neighbourhood:
     """At most `budget` distinct one-edit variants of `query` (see the module docstring)."""
     try:
-        plans = list(plans_of(query))
+        plans = plans_of(query)
+        plans = plans if isinstance(plans, Sequence) else list(plans)  # a lazy sequence stays lazy (typos.OneTypoPlans)
     except NoLegalEdit:
         plans = []
     sampled = getattr(plans_of, "sampled", False)
@@ -94,10 +95,13 @@ def balanced_order(plans: Sequence, rng: random.Random) -> list[int]:
     """Plan indices in a seeded random order that takes each group of plans in turn (a plan's
     `group`, e.g. a typo's word and op): a sample is spread over words and operations
     instead of going mostly to the ops with most variants (52 letters to substitute)."""
-    groups: dict[Any, list[int]] = {}
-    for i, plan in enumerate(plans):
-        groups.setdefault(getattr(plan, "group", None), []).append(i)
-    queues = list(groups.values())
+    if hasattr(plans, "group_ranges"):  # contiguous groups, known without making the plans
+        queues = [list(r) for r in plans.group_ranges()]
+    else:
+        groups: dict[Any, list[int]] = {}
+        for i, plan in enumerate(plans):
+            groups.setdefault(getattr(plan, "group", None), []).append(i)
+        queues = list(groups.values())
     rng.shuffle(queues)
     for queue in queues:
         rng.shuffle(queue)

@@ -3,9 +3,12 @@ a real lexical retriever, and its wiring into the suites (summary, run file, opt
 
 import json
 import random
+import string
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from robustest.assertions import RobustnessError, assert_worst_case
 from robustest.cache import EmbeddingCache
@@ -33,6 +36,42 @@ def test_one_typo_plans_are_every_single_legal_typo():
     assert all(p.apply(QUERY) != QUERY for p in plans)
     assert [p.edits[0].op for p in plans][0] == "delete"  # simplest op first
     assert {p.edits[0].word for p in plans} == set(T.editable_words(QUERY))  # "in" is a stopword
+
+
+def listed_typo_plans(query):
+    """The one-typo plans made one by one, as before OneTypoPlans: the reference it must equal."""
+    words = T.split_words(query)
+    return [T.TypoPlan((e,)) for op in T.OPS for i in T.editable_words(query) for e in T.iter_legal_edits(words[i].text, op, i)]
+
+
+@pytest.mark.parametrize("query", [QUERY, "Aardvark LLAMA zz-top 3D1 bookkeeper's ii tt", "a", "the of and", "Mississippi balloon"])
+def test_lazy_one_typo_plans_equal_the_listed_ones(query):
+    lazy, listed = T.one_typo_plans(query), listed_typo_plans(query)
+    assert len(lazy) == len(listed) and list(lazy) == listed
+    if listed:
+        assert lazy[-1] == listed[-1] and lazy[1:3] == listed[1:3]
+    flat = [r for r in lazy.group_ranges() for _ in r]
+    assert sum(map(len, lazy.group_ranges())) == len(listed) and len(flat) == len(listed)
+    for r in lazy.group_ranges():  # a group is one (word, op), contiguous
+        assert len({listed[j].group for j in r}) == 1
+    with pytest.raises(IndexError):
+        lazy[len(listed)]
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits + "'-é", max_size=12), st.sampled_from(T.OPS))
+@settings(max_examples=300, deadline=None)
+def test_nth_legal_edit_is_the_listed_one(word, op):
+    listed = T.legal_edits(word, op, 3)
+    assert [T.nth_legal_edit(word, op, n, 3) for n in range(len(listed))] == listed
+
+
+def test_lazy_neighbourhoods_equal_the_listed_ones_on_real_queries(cranfield_dir):
+    queries = [json.loads(line) for line in (cranfield_dir / "queries.jsonl").read_text().splitlines()][:60]
+    for q in queries:
+        for seed in (1999, 5):
+            lazy = neighbourhood(q["_id"], q["text"], T.one_typo_plans, budget=32, seed=seed, family="misspelling")
+            listed = neighbourhood(q["_id"], q["text"], listed_typo_plans, budget=32, seed=seed, family="misspelling")
+            assert lazy == listed
 
 
 def test_swap_and_whitespace_neighbourhoods():

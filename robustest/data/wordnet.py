@@ -141,14 +141,7 @@ def load_wordnet(cache_dir: str | os.PathLike | None = None):
     `nltk.download('wordnet')` puts it), then installs the Debian files into robustest's
     folder if they are there. Raises RobustestError saying how to install WordNet otherwise.
     """
-    import nltk
-
-    ours = nltk_data_dir(cache_dir)
-    # NLTK only opens files under folders on nltk.data.path; putting ours first also lets
-    # code that uses `nltk.corpus.wordnet` directly (e.g. textattack) find our copy.
-    if str(ours) not in nltk.data.path:
-        nltk.data.path.insert(0, str(ours))
-
+    ours = _put_on_nltk_path(cache_dir)
     problems = []
     for paths in ([str(ours)], None):  # ours first, then NLTK's whole search path
         reader = _reader_from(paths, problems)
@@ -165,20 +158,41 @@ def load_wordnet(cache_dir: str | os.PathLike | None = None):
     raise RobustestError(f"WordNet is not available to NLTK{detail}; " + INSTALL_HINT)
 
 
-def _reader_from(paths, problems):
-    """A fresh WordNetCorpusReader for the first WordNet under `paths`, or None.
+def wordnet_digest(cache_dir: str | os.PathLike | None = None, memo_dir: str | os.PathLike | None = None) -> str | None:
+    """The digest of the files of the WordNet `load_wordnet` reads, found the same way but not
+    parsed (a table of its answers is keyed by it: perturb/synonym_cache.py); None when there is
+    no WordNet where NLTK looks yet."""
+    from ..fingerprints import digest_json, file_digest
 
-    We build the reader ourselves instead of using the lazy `nltk.corpus.wordnet`, so an
-    earlier failed lookup there cannot affect us and each folder is parsed only once.
-    """
+    ours = _put_on_nltk_path(cache_dir)
+    for paths in ([str(ours)], None):
+        for location in _locations(paths, []):
+            zipped = getattr(location, "zipfile", None)
+            files = [Path(zipped.filename)] if zipped is not None else sorted(p for p in Path(location.path).iterdir() if p.is_file())
+            return digest_json([[f.name, file_digest(f, memo_dir)] for f in files])
+    return None
+
+
+def _put_on_nltk_path(cache_dir) -> Path:
+    """robustest's NLTK folder, first on NLTK's search path: NLTK only opens files under folders
+    on nltk.data.path, and code using `nltk.corpus.wordnet` directly (e.g. textattack) finds our copy."""
     import nltk
 
-    # The same two names NLTK's lazy loader tries: a downloaded zip, then a folder.
+    ours = nltk_data_dir(cache_dir)
+    if str(ours) not in nltk.data.path:
+        nltk.data.path.insert(0, str(ours))
+    return ours
+
+
+def _locations(paths, problems):
+    """Where NLTK finds WordNet under `paths` (None: its whole search path): the same two names
+    its lazy loader tries, a downloaded zip, then a folder. NLTK only warns about folders it
+    refuses (e.g. group-writable ones): their reasons go to `problems`, for an error message."""
+    import nltk
+
     for resource in ("corpora/wordnet.zip/wordnet/", "corpora/wordnet"):
         try:
             with warnings.catch_warnings(record=True) as caught:
-                # NLTK only warns about folders it refuses (e.g. group-writable ones);
-                # keep the reason for our error message in case nothing else works.
                 warnings.simplefilter("always")
                 location = nltk.data.find(resource, paths=paths)
         except LookupError:
@@ -187,6 +201,16 @@ def _reader_from(paths, problems):
             for w in caught:
                 if issubclass(w.category, RuntimeWarning) and str(w.message) not in problems:
                     problems.append(str(w.message))
+        yield location
+
+
+def _reader_from(paths, problems):
+    """A fresh WordNetCorpusReader for the first WordNet under `paths`, or None.
+
+    We build the reader ourselves instead of using the lazy `nltk.corpus.wordnet`, so an
+    earlier failed lookup there cannot affect us and each folder is parsed only once.
+    """
+    for location in _locations(paths, problems):
         key = str(location)
         if key not in _READERS:
             try:

@@ -133,15 +133,50 @@ def majority_synsets(wn, word: str, synsets: list) -> list:
     return [s for s in synsets if counts[POS_GROUP[s.pos()]] == best]
 
 
+# WordNet's answers by POS mode and word: `_STORED` from a cache table (synonym_cache.py), so a
+# warm run never parses WordNet; `_LEARNED` looked up in WordNet by this process, to be stored.
+_STORED: dict[str, dict[str, tuple[str, ...]]] = {}
+_LEARNED: dict[str, dict[str, tuple[str, ...]]] = {}
+_ATTACHED: list = []  # a table to read on the first lookup (a SynonymCache), attached by a session
+
+
+def attach(table) -> None:
+    """Read `table` (`table.load()` calls `remember`) when a candidate is first asked for, so a
+    run that draws no synonyms pays nothing for it."""
+    _ATTACHED[:] = [table]
+
+
+def remember(pos: str, table: Mapping[str, Sequence[str]]) -> None:
+    """Answers stored by an earlier run with the same WordNet (synonym_cache.py)."""
+    check_pos(pos)
+    _STORED.setdefault(pos, {}).update((w, tuple(c)) for w, c in table.items())
+
+
+def learned() -> dict[str, dict[str, tuple[str, ...]]]:
+    """The answers this process looked up in WordNet, by POS mode, since `forget_learned`."""
+    return {pos: dict(words) for pos, words in _LEARNED.items()}
+
+
+def forget_learned() -> None:
+    _LEARNED.clear()
+
+
 @lru_cache(maxsize=65536)
 def synonym_candidates(word: str, pos: str = "wordnet-majority") -> tuple[str, ...]:
     """Every replacement the WordNet swap may write for `word`, sorted (see module docstring)."""
     check_pos(pos)
+    while _ATTACHED:
+        _ATTACHED.pop().load()
+    stored = _STORED.get(pos, {}).get(word)
+    if stored is not None:
+        return stored
     wn = _wordnet()
     synsets = wn.synsets(word.lower())
     if pos == "wordnet-majority":
         synsets = majority_synsets(wn, word, synsets)
-    return keep_candidates(word, (name for s in synsets for name in s.lemma_names()))
+    found = keep_candidates(word, (name for s in synsets for name in s.lemma_names()))
+    _LEARNED.setdefault(pos, {})[word] = found
+    return found
 
 
 def synonym_options(query: str, pos: str = "wordnet-majority") -> list[tuple[int, str]]:

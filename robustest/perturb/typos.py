@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import random
 import string
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
@@ -134,11 +136,67 @@ def legal_edits(word: str, op: str, index: int = 0) -> list[Typo]:
     return list(iter_legal_edits(word, op, index))
 
 
-def one_typo_plans(query: str, ops: tuple[str, ...] = OPS) -> list[TypoPlan]:
+def one_typo_plans(query: str, ops: tuple[str, ...] = OPS) -> "OneTypoPlans":
     """Every plan of exactly one typo: the one-edit neighbourhood of `query` (worst_case.py),
     simplest op first, then the earliest word, position and character."""
-    words = split_words(query)
-    return [TypoPlan((e,)) for op in ops for i in editable_words(query) for e in iter_legal_edits(words[i].text, op, i)]
+    return OneTypoPlans(query, ops)
+
+
+def _changes(word: str, op: str, i: int, c: str = "") -> bool:
+    """`typo_word(word, Typo(0, op, i, c)) != word`, without building the edit."""
+    if op == "neighbor_swap":
+        return word[i] != word[i + 1]
+    return op in ("delete", "insert") or c != word[i]
+
+
+@lru_cache(maxsize=65536)
+def _edit_offsets(word: str, op: str) -> tuple[int, ...]:
+    """Legal edits of `word` by `op` before each position, and in all (the last entry)."""
+    offsets = [0]
+    for i in positions(word, op):
+        n = sum(_changes(word, op, i, c) for c in chars(word, op, i)) if op in CHAR_OPS else int(_changes(word, op, i))
+        offsets.append(offsets[-1] + n)
+    return tuple(offsets)
+
+
+def nth_legal_edit(word: str, op: str, n: int, index: int = 0) -> Typo:
+    """`legal_edits(word, op, index)[n]`, without listing the others."""
+    offsets = _edit_offsets(word, op)
+    i = bisect_right(offsets, n) - 1  # the position holding edit n
+    if op not in CHAR_OPS:
+        return Typo(index, op, i, "")
+    legal = [c for c in chars(word, op, i) if _changes(word, op, i, c)]
+    return Typo(index, op, i, legal[n - offsets[i]])
+
+
+class OneTypoPlans(Sequence):
+    """The one-typo plans of a query as a sequence that makes a plan only when it is indexed:
+    the worst-case search samples a few dozen of thousands. Its groups (one word, one op:
+    `TypoPlan.group`) are contiguous; `group_ranges` lists them without making any plan."""
+
+    def __init__(self, query: str, ops: tuple[str, ...] = OPS):
+        words = split_words(query)
+        self._groups = [(words[i].text, op, i) for op in ops for i in editable_words(query)]
+        self._starts = [0]
+        for word, op, _ in self._groups:
+            self._starts.append(self._starts[-1] + _edit_offsets(word, op)[-1])
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __getitem__(self, n):
+        if isinstance(n, slice):
+            return [self[j] for j in range(*n.indices(len(self)))]
+        if n < 0:
+            n += len(self)
+        if not 0 <= n < len(self):
+            raise IndexError(n)
+        g = bisect_right(self._starts, n) - 1
+        word, op, i = self._groups[g]
+        return TypoPlan((nth_legal_edit(word, op, n - self._starts[g], i),))
+
+    def group_ranges(self) -> list[range]:
+        return [range(a, b) for a, b in zip(self._starts, self._starts[1:]) if b > a]
 
 
 @lru_cache(maxsize=65536)

@@ -29,6 +29,7 @@ from ..errors import RobustestError, RobustnessError, enforce
 from ..families import FAMILIES, FamilyConfig, MissingResource, Perturber, perturber
 from ..stability import FamilyRun, first_relevant, perturb_seeds, score_family
 from ..stats import GateResult
+from .session import settle_heap
 
 
 class Checks:
@@ -121,6 +122,7 @@ class Checks:
                     texts += texts_of(f) if f in self.session.families and self.no_resource_reason(f) is None else []
                 except Exception:  # noqa: BLE001 - nothing is kept: it fails again in the family's own test, not in this one
                     continue
+        settle_heap()  # the variants, WordNet's maps, a paraphrase model: alive until the run ends
         if texts and not hasattr(self.session.retriever, "build_searcher"):  # a lexical retriever encodes nothing
             self.session.corpus_index.query_vectors(texts)
 

@@ -325,6 +325,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     run = get_run(config)
     passed = session.exitstatus == pytest.ExitCode.OK
+    if run.started:
+        run.session.keep_learned()
     if run._parts is not None:  # the pytest-xdist controller: the workers' parts make the run
         merged = run.parts.merged()
         if merged is None:

@@ -156,9 +156,30 @@ class RobustestSession:
             return LiveReference(other)
         return None
 
+    @cached_property
+    def synonym_cache(self):
+        """WordNet's answers kept between runs (perturb/synonym_cache.py): read on the first
+        synonym lookup, so a warm run never parses WordNet."""
+        from ..perturb import synonyms
+        from ..perturb.synonym_cache import SynonymCache
+
+        cache = SynonymCache(None if self.settings.no_cache else self.cache_dir)
+        synonyms.attach(cache)
+        return cache
+
+    def keep_learned(self) -> None:
+        """At the end of the run: store what later runs reuse (WordNet's answers). A cache is an
+        optimisation: failing to write it loses nothing and fails nothing."""
+        if "synonym_cache" in self.__dict__:
+            try:
+                self.synonym_cache.save()
+            except (OSError, RobustestError):
+                pass
+
     def prepare(self) -> None:
         """Load what every robustest test needs, so user mistakes surface before any test runs."""
         self.resolution  # cheap checks first: a typo in --retriever should not wait for the data
+        self.synonym_cache
         if self.settings.synonym_guard is not None or self.settings.paraphrase_guard is not None:
             self.guard_resolution
         check_hardware(self.settings)
@@ -171,6 +192,7 @@ class RobustestSession:
         if reference is not None:
             reference.check(self)
         self.retriever
+        settle_heap()
 
     def describe_retriever(self) -> dict[str, Any]:
         retriever = self.retriever
@@ -182,6 +204,16 @@ class RobustestSession:
             **describe,
             "fingerprint": retriever.fingerprint,
         }
+
+
+def settle_heap() -> None:
+    """Move every object alive now (the model's modules, the dataset, WordNet's maps) out of the
+    cyclic collector's sight. Each full collection (Hypothesis' and pytest's, and the automatic
+    ones) walked these long-lived heaps again, about a second per run; frozen objects are still
+    freed as usual when nothing refers to them."""
+    import gc
+
+    gc.freeze()
 
 
 def check_depths(families, top_k: int) -> None:
