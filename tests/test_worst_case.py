@@ -63,6 +63,8 @@ def test_lazy_one_typo_plans_equal_the_listed_ones(query):
 def test_nth_legal_edit_is_the_listed_one(word, op):
     listed = T.legal_edits(word, op, 3)
     assert [T.nth_legal_edit(word, op, n, 3) for n in range(len(listed))] == listed
+    every = [T.Typo(3, op, i, c) for i in T.positions(word, op) for c in (T.chars(word, op, i) if op in T.CHAR_OPS else ("",))]
+    assert listed == [e for e in every if T.typo_word(word, e) != word]  # exactly the edits that change the word
 
 
 def test_lazy_neighbourhoods_equal_the_listed_ones_on_real_queries(cranfield_dir):

@@ -123,12 +123,24 @@ def is_legal(word: str, edit: Typo) -> bool:
     return typo_word(word, edit) != word
 
 
+def _changes(word: str, op: str, i: int, c: str = "") -> bool:
+    """`typo_word(word, Typo(0, op, i, c)) != word`, without building the edit."""
+    if op == "neighbor_swap":
+        return word[i] != word[i + 1]
+    return op in ("delete", "insert") or c != word[i]
+
+
+def legal_writes(word: str, op: str, i: int) -> tuple[str, ...]:
+    """What `op` may write at position `i` of `word` so that the word changes ("" for an op
+    that writes no character)."""
+    return tuple(c for c in (chars(word, op, i) if op in CHAR_OPS else ("",)) if _changes(word, op, i, c))
+
+
 def iter_legal_edits(word: str, op: str, index: int = 0) -> Iterator[Typo]:
     """Every edit of `word` by `op` that changes it, position by position, lazily."""
     for i in positions(word, op):
-        for c in chars(word, op, i) if op in CHAR_OPS else ("",):
-            if typo_word(word, e := Typo(index, op, i, c)) != word:
-                yield e
+        for c in legal_writes(word, op, i):
+            yield Typo(index, op, i, c)
 
 
 def legal_edits(word: str, op: str, index: int = 0) -> list[Typo]:
@@ -142,20 +154,12 @@ def one_typo_plans(query: str, ops: tuple[str, ...] = OPS) -> "OneTypoPlans":
     return OneTypoPlans(query, ops)
 
 
-def _changes(word: str, op: str, i: int, c: str = "") -> bool:
-    """`typo_word(word, Typo(0, op, i, c)) != word`, without building the edit."""
-    if op == "neighbor_swap":
-        return word[i] != word[i + 1]
-    return op in ("delete", "insert") or c != word[i]
-
-
 @lru_cache(maxsize=65536)
 def _edit_offsets(word: str, op: str) -> tuple[int, ...]:
     """Legal edits of `word` by `op` before each position, and in all (the last entry)."""
     offsets = [0]
     for i in positions(word, op):
-        n = sum(_changes(word, op, i, c) for c in chars(word, op, i)) if op in CHAR_OPS else int(_changes(word, op, i))
-        offsets.append(offsets[-1] + n)
+        offsets.append(offsets[-1] + len(legal_writes(word, op, i)))
     return tuple(offsets)
 
 
@@ -163,10 +167,7 @@ def nth_legal_edit(word: str, op: str, n: int, index: int = 0) -> Typo:
     """`legal_edits(word, op, index)[n]`, without listing the others."""
     offsets = _edit_offsets(word, op)
     i = bisect_right(offsets, n) - 1  # the position holding edit n
-    if op not in CHAR_OPS:
-        return Typo(index, op, i, "")
-    legal = [c for c in chars(word, op, i) if _changes(word, op, i, c)]
-    return Typo(index, op, i, legal[n - offsets[i]])
+    return Typo(index, op, i, legal_writes(word, op, i)[n - offsets[i]])
 
 
 class OneTypoPlans(Sequence):
