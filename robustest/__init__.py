@@ -31,6 +31,7 @@ _PUBLIC = {
     "LoadOptions": "robustest.retrievers.resolve",
     "resolve_retriever": "robustest.retrievers.resolve",
     "RobustestError": "robustest.errors",
+    "NotJudged": "robustest.errors",
     "load_dataset": "robustest.data",
 }
 

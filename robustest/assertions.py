@@ -1,8 +1,9 @@
 """The public assertion API: gates over a family run, and per-query checks.
 
 Each raises `RobustnessError` (an AssertionError) whose message shows the gate, its
-threshold, the estimate with its CI and verdict, and the five worst queries: original text,
-variant, and the best relevant document's rank before -> after.
+threshold, the estimate with its CI and verdict, the three worst examples (original text,
+variant, and the best relevant document's rank before -> after; the same variant under several
+seeds is one example) and where to see every variant. Short on purpose: a few lines per failure.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import INCONCLUSIVE_MODES, InconclusiveWarning, RobustnessError, enforce
+from .errors import INCONCLUSIVE_MODES, InconclusiveWarning, NotJudged, RobustnessError, enforce
 from .stability import FamilyRun
 from .stats import GateResult, evaluate_gate
 
@@ -20,6 +21,18 @@ __all__ = [
     "assert_rank_stable", "assert_top_k_unchanged", "assert_worst_case", "format_gate", "format_rate_gate", "require_perturbed",
 ]
 MIN_QUERIES = 10  # a gate over fewer perturbed queries is no evidence either way
+EXAMPLES = 3  # worst examples in a failure message; the run file and the HTML report have them all
+MORE = "every variant and score: --robustest-save=run.json (the run file) or --robustest-html=report.html"
+
+
+def _seeds(row: dict) -> str:
+    """"seed 5", or "seeds 1999, 5" for one example merged over seeds (FamilyRun.worst(merge_seeds=True))."""
+    seeds = row.get("seeds") or (row["seed"],)
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
+def _clip(text: str, width: int = 100) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def format_gate(gate: GateResult, worst: Sequence[dict] = ()) -> str:
@@ -32,30 +45,32 @@ def format_gate(gate: GateResult, worst: Sequence[dict] = ()) -> str:
         f"  {gate.note}",
     ]
     if worst:
-        lines.append("  worst queries (seed: original -> variant; best relevant rank before -> after):")
+        lines.append(f"  worst queries (seeds: original -> variant (edit); {gate.measure} before -> after; best relevant rank before -> after):")
         for w in worst:
             lines.append(
-                f"    [{w['query_id']}, seed {w['seed']}] {w['original']!r} -> {w['variant']!r} "
-                f"({w['edit']}); {w['before']:.3f} -> {w['after']:.3f}; rank {w['rank_before']} -> {w['rank_after']}"
+                f"    [{w['query_id']}, {_seeds(w)}] {_clip(w['original'])!r} -> {_clip(w['variant'])!r} "
+                f"({_clip(w['edit'], 60)}); {w['before']:.3f} -> {w['after']:.3f}; rank {w['rank_before']} -> {w['rank_after']}"
             )
+        lines.append(f"  {MORE}")
     return "\n".join(lines)
 
 
 def _decide(gate: GateResult, run: FamilyRun, inconclusive: str) -> GateResult:
     __tracebackhide__ = True
-    return enforce(gate, inconclusive, lambda g: format_gate(g, run.worst(5)), format_gate, stacklevel=4)
+    return enforce(gate, inconclusive, lambda g: format_gate(g, run.worst(EXAMPLES, merge_seeds=True)), stacklevel=4)
 
 
 def require_perturbed(run: FamilyRun, min_queries: int = MIN_QUERIES) -> None:
     """Refuse to judge a run in which fewer than `min_queries` queries got a variant: a
-    perturbation that applies to almost nothing would otherwise pass by default."""
+    perturbation that applies to almost nothing would otherwise pass by default. Raises
+    `NotJudged`, which decides nothing either way (a skip under pytest)."""
     __tracebackhide__ = True
     n = run.perturbed_queries
     if n >= min_queries:
         return
     reasons = run.skip_reasons()
     skipped = f"; {len(reasons)} had no variant, e.g. " + "; ".join(f"{q}: {why}" for q, why in list(reasons.items())[:2]) if reasons else ""
-    raise RobustnessError(
+    raise NotJudged(
         f"{run.family}: not judged - {n} of {len(run.qids)} queries were perturbed, fewer than min_queries = {min_queries}{skipped}. "
         f"A gate over so few queries is no evidence either way: use more queries, a perturbation that applies to more of them, "
         f"or a lower min_queries ([tool.robustest.{run.family}] min_queries = N, or min_queries= of the assertion)"
@@ -105,7 +120,7 @@ def assert_rank_stable(
     require_perturbed(run, min_queries)
     clean, perturbed = rank_indicators(run, k)
     if clean.size == 0:
-        raise RobustnessError(f"{run.family}: no query has a relevant document in its clean top {k}; rank stability@{k} cannot be judged (use a larger k)")
+        raise NotJudged(f"{run.family}: not judged - no query has a relevant document in its clean top {k}; rank stability@{k} cannot be judged (use a larger k)")
     gate = evaluate_gate(
         f"{run.family} rank stability@{k}", clean, perturbed, threshold, seeds=run.seeds, family=run.family, measure=f"top-{k} hit", confidence=confidence
     )
@@ -137,20 +152,32 @@ def assert_top_k_unchanged(
         name or f"{run.family} top-{k} unchanged", changed, threshold, seeds=run.seeds, statistic=f"top-{k} changed", family=run.family, confidence=confidence
     )
     if threshold == 0 and gate.drop_rate_mean > 0:  # "never" is refuted by one example: no interval needed
-        gate = replace(gate, verdict=Verdict.FAIL, note=f"{int(np.nansum(changed))} variant(s) changed the top {k}; the tolerated share is 0")
+        note = (
+            f"{int(np.nansum(changed))} variant(s) changed the top {k}; the tolerated share is 0, and one counterexample "
+            f"refutes \"never\": p = 0, whatever the interval"
+        )
+        gate = replace(gate, verdict=Verdict.FAIL, note=note, p_value=0.0)
     examples = lambda g: format_top_k_gate(g, _changed_examples(run, changed, clean_top, perturbed_top))  # noqa: E731 - only on failure
-    return enforce(gate, inconclusive, examples, format_top_k_gate, stacklevel=3)
+    return enforce(gate, inconclusive, examples, stacklevel=3)
 
 
-def _changed_examples(run: FamilyRun, changed: np.ndarray, clean_top, perturbed_top, n: int = 5) -> list[dict]:
+def _changed_examples(run: FamilyRun, changed: np.ndarray, clean_top, perturbed_top, n: int = EXAMPLES) -> list[dict]:
+    """The first n changed variants; the same variant of a query under several seeds is one."""
     position = {q: i for i, q in enumerate(run.qids)}
-    rows = []
+    rows: dict[tuple[str, str], dict] = {}
     for s, p in enumerate(run.perturbations):
         for v in p.variants:
             i = position[v.query_id]
-            if changed[s, i] == 1 and len(rows) < n:
-                rows.append({"query_id": v.query_id, "seed": p.seed, "original": v.original, "variant": v.text, "before": clean_top[v.query_id], "after": perturbed_top[s, i]})
-    return rows
+            if changed[s, i] != 1:
+                continue
+            if (v.query_id, v.text) in rows:
+                rows[(v.query_id, v.text)]["seeds"].append(p.seed)
+            elif len(rows) < n:
+                rows[(v.query_id, v.text)] = {
+                    "query_id": v.query_id, "seed": p.seed, "seeds": [p.seed], "original": v.original, "variant": v.text,
+                    "before": clean_top[v.query_id], "after": perturbed_top[s, i],
+                }
+    return list(rows.values())
 
 
 def format_top_k_gate(gate: GateResult, examples: Sequence[dict] = ()) -> str:
@@ -163,7 +190,8 @@ def format_top_k_gate(gate: GateResult, examples: Sequence[dict] = ()) -> str:
     ]
     if examples:
         lines.append("  changed (seed: original -> variant; top documents before -> after):")
-        lines += [f"    [{e['query_id']}, seed {e['seed']}] {e['original']!r} -> {e['variant']!r}: {e['before'][:5]} -> {e['after'][:5]}" for e in examples]
+        lines += [f"    [{e['query_id']}, {_seeds(e)}] {_clip(e['original'])!r} -> {_clip(e['variant'])!r}: {e['before'][:5]} -> {e['after'][:5]}" for e in examples]
+        lines.append(f"  {MORE}")
     return "\n".join(lines)
 
 
@@ -174,15 +202,20 @@ def assert_invariant(run: FamilyRun, delta: float, *, min_queries: int = MIN_QUE
     drops = run.clean[None, :] - run.perturbed
     bad = int(np.nansum(drops > delta))
     if bad:
-        worst = [w for w in run.worst(5) if w["before"] - w["after"] > delta]
+        worst = [w for w in run.worst(EXAMPLES, merge_seeds=True) if w["before"] - w["after"] > delta]
         lines = [f"{run.family}: {bad} (query, seed) pairs lose more than {delta} {run.measure}:"]
-        lines += [f"  [{w['query_id']}, seed {w['seed']}] {w['original']!r} -> {w['variant']!r}: {w['before']:.3f} -> {w['after']:.3f}, rank {w['rank_before']} -> {w['rank_after']}" for w in worst]
-        raise RobustnessError("\n".join(lines))
+        lines += [
+            f"  [{w['query_id']}, {_seeds(w)}] {_clip(w['original'])!r} -> {_clip(w['variant'])!r}: {w['before']:.3f} -> {w['after']:.3f}, "
+            f"rank {w['rank_before']} -> {w['rank_after']}" for w in worst
+        ]
+        raise RobustnessError("\n".join(lines + [f"  {MORE}"]))
 
 
-def format_rate_gate(gate: GateResult, strongest: Sequence[dict] = (), k: int = 20) -> str:
-    """The message of a poisoning gate: the rate over seeds, its CI and verdict, and the
-    passages that reached the most test queries."""
+def format_rate_gate(gate: GateResult, strongest: Sequence[dict] = (), k: int = 20, control=None) -> str:
+    """The message of a poisoning gate: the rate over seeds, its CI and verdict (the gate's note
+    gives the random-gold control beside it when there is one), what the control means for the
+    verdict (`control`: a RateDifference of attack minus control), and the passages that
+    reached the most test queries."""
     lo, hi = gate.drop_rate_ci
     lines = [
         f"{gate.name}: {gate.verdict.value.upper()} - {gate.statistic} {gate.drop_rate_mean * 100:.2f}% "
@@ -191,21 +224,52 @@ def format_rate_gate(gate: GateResult, strongest: Sequence[dict] = (), k: int = 
         f"{gate.n_queries} test queries, p = {gate.p_value:.3g})",
         f"  {gate.note}",
     ]
+    explained = control_explanation(gate, control)
+    if explained:
+        lines.append(f"  {explained}")
     if strongest:
         lines.append(f"  strongest adversarial passages (test queries each one reaches in the top {k} on its own):")
         for row in strongest:
-            text = row["text"] if len(row["text"]) <= 160 else row["text"][:157] + "..."
-            lines.append(f"    [seed {row['seed']}, cluster {row['cluster']}] {row['queries_reached']} queries: {text!r}")
+            lines.append(f"    [seed {row['seed']}, cluster {row['cluster']}] {row['queries_reached']} queries: {_clip(row['text'], 160)!r}")
+        lines.append(f"  {MORE}")
     return "\n".join(lines)
 
 
+def control_note(statistic: str, control_rate: float, difference, control: str = "random_gold") -> str:
+    """The control beside a poisoning gate, e.g. "random_gold control ASR@20 70.00%; attack
+    minus control +10.00 points (95% CI [-2.00, 21.00]), not significant"."""
+    lo, hi = difference.ci
+    significant = "significant" if difference.significant else "not significant"
+    return (
+        f"{control} control {statistic} {control_rate * 100:.2f}%; attack minus control {difference.estimate * 100:+.2f} points "
+        f"({difference.confidence:.0%} CI [{lo * 100:.2f}, {hi * 100:.2f}]), {significant}"
+    )
+
+
+def control_explanation(gate: GateResult, difference) -> str | None:
+    """Why a poisoning gate that does not pass says little about the attack when the attack is
+    not significantly above the control (None otherwise)."""
+    if difference is None or difference.significant or gate.verdict.value == "pass":
+        return None
+    return (
+        f"the retriever also ranks random gold passages this high: the attack adds nothing significant. The gate "
+        f"{gate.verdict.value}s on how far any relevant passage injected into the corpus gets, not on the attack"
+    )
+
+
 def assert_attack_success(
-    result, threshold: float, *, k: int = 20, confidence: float = 0.95, inconclusive: str = "pass", name: str | None = None
+    result, threshold: float, *, k: int = 20, confidence: float = 0.95, inconclusive: str = "pass", name: str | None = None,
+    control=None,
 ) -> GateResult:
     """Corpus-poisoning gate: ASR@k of an attack (a `robustest.attacks.AttackResult`), the share
     of test queries with an adversarial passage in their top k, averaged over seeds, at most
-    `threshold`, judged on a bootstrap CI over test queries (pass / fail / inconclusive)."""
-    from .stats import evaluate_rate_gate
+    `threshold`, judged on a bootstrap CI over test queries (pass / fail / inconclusive).
+    `control`: the random-gold control's AttackResult on the same test queries and seeds; the
+    gate's note and message then give its ASR@k and the attack's difference from it (paired
+    CI), and say so when the attack is not significantly above it."""
+    from dataclasses import replace
+
+    from .stats import compare_rates, evaluate_rate_gate
 
     if k not in result.hits:
         raise ValueError(f"ASR@{k} was not measured; the run has k in {sorted(result.hits)}")
@@ -218,7 +282,13 @@ def assert_attack_success(
         family="poisoning",
         confidence=confidence,
     )
-    return enforce(gate, inconclusive, lambda g: format_rate_gate(g, result.strongest(5), k), format_rate_gate)
+    difference = None
+    if control is not None:
+        if k not in control.hits or control.hits[k].shape != result.hits[k].shape or list(control.qids) != list(result.qids):
+            raise ValueError(f"the control {control.attack} was not measured on the same seeds and test queries at ASR@{k}")
+        difference = compare_rates(result.hits[k], control.hits[k], confidence=confidence)
+        gate = replace(gate, note=f"{gate.note}; {control_note(gate.statistic, control.summary(k)[0], difference, control.attack)}")
+    return enforce(gate, inconclusive, lambda g: format_rate_gate(g, result.strongest(EXAMPLES), k, difference))
 
 
 def assert_worst_case(result, threshold: float, *, inconclusive: str = "pass", min_queries: int = MIN_QUERIES, name: str | None = None) -> GateResult:
@@ -231,7 +301,7 @@ def assert_worst_case(result, threshold: float, *, inconclusive: str = "pass", m
 
     n = len(result.qids)
     if n < min_queries:
-        raise RobustnessError(
+        raise NotJudged(
             f"{result.family} worst case: not judged - {n} queries could be searched, fewer than min_queries = {min_queries} "
             f"({result.eligible} had a relevant document at rank <= {result.margin}). Use more queries, a wider worst_case_margin, "
             f"or a lower min_queries ([tool.robustest.{result.family}])"
@@ -245,5 +315,5 @@ def assert_worst_case(result, threshold: float, *, inconclusive: str = "pass", m
         family=result.family,
         confidence=result.confidence,
     )
-    message = lambda g: format_rate_gate(g).split("\n")[0] + f"\n  {g.note}\n  " + "\n  ".join(format_worst_case(result, examples=5))  # noqa: E731
+    message = lambda g: format_rate_gate(g).split("\n")[0] + f"\n  {g.note}\n  " + "\n  ".join(format_worst_case(result, examples=EXAMPLES) + [MORE])  # noqa: E731
     return enforce(gate, inconclusive, message, stacklevel=3)

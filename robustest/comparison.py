@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .stats import Verdict, _json_ready, _percentile_ci, bootstrap_seed_means, drop_rate, p_exceeds, resampled_sums, verdict
+from .stats import Verdict, _about, _json_ready, _percentile_ci, bootstrap_seed_means, drop_rate, p_exceeds, queries_needed, resampled_sums, verdict
 
 DEFAULT_TOLERANCE = 0.02
 
@@ -45,9 +45,19 @@ class Regression:
     note: str
     p_adjusted: float | None = None
     holm_reject: bool | None = None
+    reference: str = "baseline"  # or "anchor": the first accepted run of the baseline's line (robustest.lineage)
 
     def as_dict(self) -> dict[str, Any]:
         return _json_ready({f: getattr(self, f) for f in self.__dataclass_fields__})
+
+    @property
+    def queries_needed(self) -> int | None:
+        """About how many queries would settle an inconclusive comparison (None: decided, or no
+        number would)."""
+        if self.verdict is not Verdict.INCONCLUSIVE:
+            return None
+        lo, hi = self.difference_ci
+        return queries_needed(self.n_queries, lo, hi, self.difference, self.tolerance)
 
 
 def paired_scores(baseline: Mapping[str, Any], current: Mapping[str, Any]):
@@ -138,11 +148,11 @@ def _regression(name, family, measure, tolerance, n, seeds, base, cur, diff, boo
         name=name, family=family, measure=measure, tolerance=float(tolerance), n_queries=n, seeds=tuple(seeds),
         baseline=base, current=cur, difference=diff, difference_ci=(lo, hi), seed_differences=per_seed,
         confidence=float(confidence), n_resamples=int(boot.size), p_value=p_exceeds(boot, tolerance),
-        verdict=outcome, note=regression_note(outcome, what, diff, lo, hi, tolerance, confidence),
+        verdict=outcome, note=regression_note(outcome, what, diff, lo, hi, tolerance, confidence, n),
     )
 
 
-def regression_note(outcome: Verdict, what: str, diff: float, lo: float, hi: float, tolerance: float, confidence: float) -> str:
+def regression_note(outcome: Verdict, what: str, diff: float, lo: float, hi: float, tolerance: float, confidence: float, n: int | None = None) -> str:
     """E.g. "fail: the checkpoint's drop rate is worse by 6.10 points (95% CI [4.00, 8.20]),
     more than the tolerance of 2.00"."""
     if np.isnan(lo) or np.isnan(diff):
@@ -154,7 +164,9 @@ def regression_note(outcome: Verdict, what: str, diff: float, lo: float, hi: flo
         return f"fail: {head}, more than the tolerance of {tolerance * 100:.2f}"
     if outcome is Verdict.PASS:
         return f"pass: {head}, within the tolerance of {tolerance * 100:.2f}"
-    return f"inconclusive: {head}, which straddles the tolerance of {tolerance * 100:.2f}; more queries would settle it"
+    need = None if n is None else queries_needed(n, lo, hi, diff, tolerance)
+    more = "more queries would settle it" if need is None else f"about {_about(max(need, n + 1))} queries (now {n}) would settle it"
+    return f"inconclusive: {head}, which straddles the tolerance of {tolerance * 100:.2f}; {more}"
 
 
 def format_regression(r: Regression) -> str:

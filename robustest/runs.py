@@ -8,7 +8,9 @@ Schema history: 1 = session 1's results file (no variant texts; cannot be a base
 2 = adds `families` with variants and per-query scores. Optional keys added within schema 2
 (older files lack them, readers must not require them): `environment` (where the run was made,
 robustest.provenance) and `dataset.subsample` ({"queries", "of"} when the max_queries setting cut the
-queries, else null).
+queries, else null); `verdict` (the run's headline, robustest.headline); `lineage` (against a
+saved baseline: the anchor and the chain of accepted runs, robustest.lineage); in `comparison`,
+`judged_outside_tests` and each regression's `reference` ("baseline" or "anchor").
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ def load_run(path: str | Path) -> dict[str, Any]:
 
 # The JSON type of each top-level key a reader relies on (optional keys may also be null).
 SHAPES = {"retriever": dict, "dataset": dict, "effectiveness": dict, "per_query": dict, "families": dict}
-OPTIONAL_SHAPES = {"environment": dict, "settings": dict, "queries": dict, "gates": list, "comparison": dict, "poisoning": dict, "geometry": dict}
+OPTIONAL_SHAPES = {"environment": dict, "settings": dict, "queries": dict, "gates": list, "comparison": dict, "poisoning": dict, "geometry": dict, "lineage": dict, "verdict": str}
 NAMES = {dict: "an object", list: "a list", str: "a string"}
 
 

@@ -260,6 +260,8 @@ class Settings:
     worst_case_thresholds: dict | None = setting(None, "gate the worst-case one-edit searches: at most this share of the searched queries broken by one edit, e.g. misspelling=0.5 (default: measured, not gated)", _lazy("parse_thresholds"), metavar="LIST")
     family_set: dict | None = setting(None, "per-family settings, e.g. misspelling.k=20,reordering.measure=RR@10 (keys as in [tool.robustest.<family>])", _lazy("parse_family_set"), metavar="LIST")
     inconclusive: str = setting("pass", "what an inconclusive gate does: pass (with a warning) or fail", parse_choice("pass", "fail"))
+    not_judged: str = setting("skip", "what a gate that refuses to judge (fewer perturbed queries than its min_queries) does: skip (decides nothing either way) or fail", parse_choice("skip", "fail"))
+    ci: bool = setting(False, "the CI preset for gating checkpoints: inconclusive and not-judged gates fail (--robustest-inconclusive=fail --robustest-not-judged=fail); the baseline moves only when everything passed outright", parse_bool, flag=True)
     properties: str = setting("report", "property searches: report counterexamples (xfail) or strict (fail)", parse_choice("report", "strict"))
     synonym_guard: float | None = setting(0.7, "synonymizing keeps a variant only if the guard model gives it cosine >= this with the original (the paper: USE >= 0.7); off to disable", _lazy("parse_guard"), metavar="COS|off")
     guard_model: str = setting("default", "the semantic guard's encoder, any --retriever value (default: the embedded all-MiniLM-L6-v2); best independent of the retriever under test", metavar="ID")
@@ -300,6 +302,11 @@ class Settings:
                 values[f.name] = None
             elif value is not None:
                 values[f.name] = value
+        if values.get("ci"):
+            for name, strict in CI_PRESET.items():
+                if values.get(name, strict) != strict:
+                    raise RobustestError(f"--robustest-ci makes {option_name(name)}={strict}; drop {option_name(name)}={values[name]} or --robustest-ci")
+                values[name] = strict
         settings = cls(**values)
         settings.check()
         return settings
@@ -345,6 +352,10 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# What --robustest-ci sets: a gate that could not decide is not a pass in CI.
+CI_PRESET = {"inconclusive": "fail", "not_judged": "fail"}
 
 
 def cutoff(measure: str) -> int:

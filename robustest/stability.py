@@ -73,9 +73,10 @@ class FamilyRun:
                 row += 1
         return clean, perturbed
 
-    def worst(self, n: int = 5) -> list[dict]:
+    def worst(self, n: int = 5, *, merge_seeds: bool = False) -> list[dict]:
         """The n (query, seed) pairs whose score fell most, with texts and the best relevant
-        document's rank before and after."""
+        document's rank before and after. `merge_seeds`: the same variant of a query under
+        several seeds (a deterministic family) is one example, its `seeds` all of them."""
         rows = []
         position = {q: i for i, q in enumerate(self.qids)}
         k = 0
@@ -97,6 +98,12 @@ class FamilyRun:
                 )
                 k += 1
         rows.sort(key=lambda r: (r["after"] - r["before"], r["query_id"], r["seed"]))
+        if merge_seeds:
+            merged: dict[tuple[str, str], dict] = {}
+            for r in rows:  # worst first: a variant's first row is its worst
+                merged.setdefault((r["query_id"], r["variant"]), {**r, "seeds": []})["seeds"].append(r["seed"])
+            order = {seed: i for i, seed in enumerate(self.seeds)}
+            rows = [{**r, "seeds": tuple(sorted(r["seeds"], key=lambda x: order.get(x, len(order))))} for r in merged.values()]
         rows = rows[:n]
         # Ranks at the index's full depth (the scored runs stop where the measure does).
         runs = self.index.retrieve([(r["query_id"], t) for r in rows for t in (r["original"], r["variant"])])

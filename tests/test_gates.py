@@ -8,7 +8,7 @@ import pytest
 from robustest.assertions import RobustnessError, assert_drop_rate, assert_invariant, assert_rank_stable, assert_top_k_unchanged
 from robustest.cache import EmbeddingCache
 from robustest.data import load_beir
-from robustest.errors import RobustestError
+from robustest.errors import NotJudged, RobustestError
 from robustest.families import DEFAULT_THRESHOLDS, family_configs, merge_tables, parse_family_set, parse_thresholds
 from robustest.perturb import PAPER_SEEDS
 from robustest.retrieval import CorpusIndex
@@ -185,5 +185,5 @@ def test_top_k_unchanged_is_about_document_identity(index):
     assert 0 < changed < 1 and "changed (seed: original -> variant" in str(failure.value)
     tolerant = assert_top_k_unchanged(swapped, k=3, threshold=1.0)  # everything tolerated: a pass on the CI
     assert tolerant.verdict is Verdict.PASS and tolerant.drop_rate_mean == changed
-    with pytest.raises(RobustnessError, match="not judged - 20 of 20 queries were perturbed, fewer than min_queries = 21"):
+    with pytest.raises(NotJudged, match="not judged - 20 of 20 queries were perturbed, fewer than min_queries = 21"):
         assert_top_k_unchanged(spaced, k=1, min_queries=21)

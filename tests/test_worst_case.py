@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from robustest.assertions import RobustnessError, assert_worst_case
 from robustest.cache import EmbeddingCache
 from robustest.data import load_beir
-from robustest.errors import RobustestError
+from robustest.errors import NotJudged, RobustestError
 from robustest.families import FAMILIES, family_configs
 from robustest.perturb import typos as T
 from robustest.perturb.base import NoLegalEdit
@@ -191,7 +191,7 @@ def test_the_gate_judges_the_share_broken(misspelled):
         assert_worst_case(misspelled, 0.01)
     message = str(failure.value)
     assert message.startswith("misspelling worst case: FAIL - broken by one edit (k = 10)") and "rank 1 -> " in message
-    with pytest.raises(RobustnessError, match="not judged - 30 queries could be searched, fewer than min_queries = 40"):
+    with pytest.raises(NotJudged, match="not judged - 30 queries could be searched, fewer than min_queries = 40"):
         assert_worst_case(misspelled, 0.5, min_queries=40)
 
 

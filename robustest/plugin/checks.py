@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..assertions import assert_drop_rate, assert_rank_stable, assert_top_k_unchanged
-from ..errors import RobustestError, RobustnessError, enforce
+from ..errors import NotJudged, RobustestError, RobustnessError, enforce
 from ..families import FAMILIES, FamilyConfig, MissingResource, Perturber, perturber
 from ..stability import FamilyRun, first_relevant, perturb_seeds, score_family
 from ..stats import GateResult
@@ -164,11 +164,14 @@ class Checks:
         failures, gate = [], None
         try:
             gate = self.record.gate(assertion())
+        except NotJudged as refusal:  # too few perturbed queries: nothing measured, the summary says why
+            self.record.not_judged[label or family] = str(refusal)
+            if self.session.settings.not_judged == "fail":
+                raise RobustnessError(f"{refusal} (--robustest-not-judged=fail)") from None
+            raise  # decides nothing either way: the plugin reports a skip
         except RobustnessError as failure:
             if failure.gate is not None:
                 self.record.gate(failure.gate)
-            else:  # too few perturbed queries: nothing was measured, but the summary says why
-                self.record.not_judged[label or family] = str(failure)
             failures.append(failure)
         if regression and self.session.reference is not None:
             try:
@@ -195,14 +198,26 @@ class Checks:
 
     def clean_regression(self, measure: str):
         """Clean `measure` of the reference minus this run's, paired by query."""
+        return self._judged(self._compare_clean(measure))
+
+    def _compare_clean(self, measure: str):
         from ..comparison import compare_effectiveness
 
         theirs = self.session.reference.per_query(measure)
         if theirs is None:
             raise RobustestError(f"the reference {self.session.reference.label} has no per-query {measure}; save it with --robustest-measures={measure}")
         ours = self.session.clean_evaluation_for(measure).by_query(measure)
-        result = compare_effectiveness(measure, theirs, ours, tolerance=self.session.settings.regression_tolerance)
-        return self._judged(result)
+        return compare_effectiveness(measure, theirs, ours, tolerance=self.session.settings.regression_tolerance)
+
+    def ensure_clean_regression(self) -> None:
+        """With a reference, the clean comparison is judged whatever -m/-k selected: when no test
+        judged it, it is judged here, at the end of the run, and named in `record.untested` (the
+        plugin fails the run on it like on a failing test)."""
+        measure = self.session.measures[0]
+        if any(r.family == "" and r.measure == measure and r.reference == "baseline" for r in self.record.regressions):
+            return
+        result = self.record.regression(self._compare_clean(measure))
+        self.record.untested.append(result.name)
 
     def _judged(self, result):
         from ..comparison import format_regression

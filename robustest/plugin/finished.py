@@ -53,6 +53,8 @@ class FinishedRun:
     poisoning_lines: list[str] = field(default_factory=list)
     reference: ReferenceReport | None = None
     missing: list[str] = field(default_factory=list)  # why some tests' results are not here (a worker crashed)
+    untested: list[str] = field(default_factory=list)  # comparisons judged at the end of the run, outside any test
+    passed: bool | None = None  # every test of the run passed (None: not known yet)
 
     @classmethod
     def of(cls, session) -> "FinishedRun":
@@ -90,7 +92,26 @@ class FinishedRun:
             lines=list(record.lines),
             poisoning_lines=summary.poisoning_lines(checks.poisoning) if checks.poisoning_started else [],
             reference=None if session.reference is None else ReferenceReport.of(session.reference, retriever),
+            untested=list(record.untested),
         )
+
+    def judge_anchor(self) -> None:
+        """Against a saved baseline with an anchor (robustest.lineage): compare this run with the
+        anchor too, at the same tolerance, outside any test."""
+        from ..lineage import compare_with_anchor
+
+        reference = self.reference
+        if reference is None or reference.description.get("kind") != "saved run" or not reference.run:
+            return
+        found = compare_with_anchor(reference.run, self.per_query, self.families, self.measures[0], self.settings.regression_tolerance)
+        self.regressions = latest_by_name(self.regressions + found)
+        self.untested += [r.name for r in found if r.name not in self.untested]
+
+    def failed_outside_tests(self) -> list:
+        """Comparisons judged outside any test that fail the run: a fail, or an inconclusive one
+        when inconclusive gates fail (--robustest-inconclusive=fail, --robustest-ci)."""
+        strict = self.settings.inconclusive == "fail"
+        return [r for r in self.regressions if r.name in self.untested and (r.verdict.value == "fail" or (strict and r.verdict.value == "inconclusive"))]
 
     def holm_gates(self) -> list:
         from ..stats import apply_holm
@@ -120,7 +141,9 @@ def merge(parts: list[FinishedRun]) -> FinishedRun:
     drawn from the same seeds: it is kept once. Run-file entries that are tables (poisoning:
     one row per attack) are joined."""
     first = parts[0]
-    merged = replace(first, families={}, gates=[], regressions=[], counterexamples={}, not_judged={}, worst_cases={}, guards={}, extras={}, lines=[], poisoning_lines=[], missing=[])
+    merged = replace(first, families={}, gates=[], regressions=[], counterexamples={}, not_judged={}, worst_cases={}, guards={}, extras={}, lines=[], poisoning_lines=[], missing=[], untested=[])
+    in_tests = {r.name for part in parts for r in part.regressions if r.name not in part.untested}
+    merged.untested = sorted({name for part in parts for name in part.untested} - in_tests)
     for part in parts:
         merged.families.update(part.families)
         merged.gates = latest_by_name(merged.gates + part.gates)

@@ -265,11 +265,19 @@ class UncapturedWriter:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     """Each gate a test judged becomes JUnit XML properties of that test (--junitxml), so CI
-    systems show the numbers next to the verdict."""
+    systems show the numbers next to the verdict; a gate that refused to judge is a skip."""
+    outcome = yield from judged_call(item)
+    refusal = outcome.exception
+    from ..errors import NotJudged
+
+    if isinstance(refusal, NotJudged):  # no evidence either way: neither a pass nor a failure
+        outcome.force_exception(pytest.skip.Exception(str(refusal), _use_item_location=True))
+
+
+def judged_call(item: pytest.Item):
     run = get_run(item.config)
     if not run.started:
-        yield
-        return
+        return (yield)
     record = run.session.record
     before = record.judged()
     if item.get_closest_marker("robustest_property"):
@@ -282,16 +290,17 @@ def pytest_runtest_call(item: pytest.Item):
         # A search runs many examples: say so when it runs long (each example's encode stays silent).
         with progress.task(f"property search {item.name}", None, unit="examples", announce=False) as search:
             run.session.checks.search = search
-            yield
+            outcome = yield
             run.session.checks.search = None
     else:
-        yield
+        outcome = yield
     from .summary import junit_properties
 
     seen = {id(r) for r in before}
     for result in record.judged():
         if id(result) not in seen:
             item.user_properties.extend(junit_properties(result))
+    return outcome
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -324,7 +333,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
     config = session.config
     run = get_run(config)
-    passed = session.exitstatus == pytest.ExitCode.OK
     if run.started:
         run.session.keep_learned()
     if run._parts is not None:  # the pytest-xdist controller: the workers' parts make the run
@@ -336,6 +344,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         from .finished import FinishedRun
         from .outputs import write_trec_outputs
 
+        if run.session.reference is not None:  # gated whatever -m/-k selected
+            try:
+                run.session.checks.ensure_clean_regression()
+            except RobustestError as exc:
+                run.outputs.append(f"ERROR: the clean comparison with the reference: {exc}")
         run.finished, trec = FinishedRun.of(run.session), write_trec_outputs(run.session)
         if is_worker(config):
             from .summary import header_lines
@@ -344,7 +357,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             return send(config, run.finished, header_lines(run.session), trec)
     else:
         return
-    run.outputs = write_outputs(run.finished, passed=passed) + trec
+    finished = run.finished
+    finished.judge_anchor()
+    late = finished.failed_outside_tests()
+    if late and session.exitstatus == pytest.ExitCode.OK:  # a comparison no selected test judged failed
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    finished.passed = session.exitstatus == pytest.ExitCode.OK
+    run.outputs += write_outputs(finished, passed=finished.passed) + trec
     if any(line.startswith("ERROR") for line in run.outputs):
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 

@@ -27,10 +27,14 @@ def write_outputs(run, passed: bool = True) -> list[str]:
     stored = run_file(run) if (s.save or s.html or s.update_baseline) else None
     if s.save and not (s.update_baseline and same_file(s.save, s.baseline)):
         attempt(lines, lambda: save_run(s.save, stored), "results saved to", "results not saved")
-    if s.update_baseline and not passed:
-        lines.append(f"baseline {s.baseline} kept: this run did not pass, so it does not replace the accepted baseline")
-    elif s.update_baseline:
-        attempt(lines, lambda: f"{save_run(s.baseline, stored)} replaced by this run (--robustest-update-baseline)", "baseline", "baseline not replaced")
+    if s.update_baseline:
+        from ..lineage import accepted, update_refusal
+
+        refusal = update_refusal(run, passed)
+        if refusal:
+            lines.append(f"baseline {s.baseline} kept: {refusal}, so this run does not replace the accepted baseline")
+        else:
+            attempt(lines, lambda: f"{save_run(s.baseline, accepted(stored))} replaced by this run (--robustest-update-baseline)", "baseline", "baseline not replaced")
     if s.html:
         from ..report import write_html
 

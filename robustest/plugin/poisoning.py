@@ -28,6 +28,7 @@ class PoisoningChecks:
         self._measurement: Poisoning | None = None
         self._results: dict[str, Any] = {}  # the results-file entry, filled as attacks run
         self.comparisons: dict[tuple[str, int], RateDifference] = {}  # attack minus the control
+        self.gates: dict[tuple[str, int], GateResult] = {}  # (attack, N) -> its gate, for the summary
 
     # -- what runs ------------------------------------------------------------------------
     @property
@@ -98,16 +99,23 @@ class PoisoningChecks:
         return [self.result(a, n) for n in self.passages for a in self.attacks if self.skip_reason(a) is None]
 
     def gate(self, attack: str, n: int) -> GateResult:
-        """ASR@k of `attack` with N = `n` passages at most the threshold; recorded either way."""
+        """ASR@k of `attack` with N = `n` passages at most the threshold, stated beside the
+        random-gold control's (when it is measured); recorded either way."""
         from ..assertions import assert_attack_success
         from ..errors import RobustnessError
 
         result = self.result(attack, n)
+        control = None
+        if attack != CONTROL and CONTROL in self.attacks and self.skip_reason(CONTROL) is None:
+            control = self.result(CONTROL, n)
         try:
             gate = assert_attack_success(
-                result, self.config.threshold, k=self.config.k, confidence=self.config.confidence, inconclusive=self.session.settings.inconclusive
+                result, self.config.threshold, k=self.config.k, confidence=self.config.confidence, inconclusive=self.session.settings.inconclusive,
+                control=control,
             )
         except RobustnessError as failure:
+            self.gates[(attack, n)] = failure.gate
             self.record.gate(failure.gate)
             raise
+        self.gates[(attack, n)] = gate
         return self.record.gate(gate)

@@ -19,6 +19,7 @@ class Record:
         self.extras: dict[str, Any] = {}  # run-file key -> value (random baseline, geometry, poisoning)
         self.lines: list[str] = []  # summary lines that go with the extras
         self.guards: dict = {}  # family -> its perturb.guard.SemanticGuard, once the family has run
+        self.untested: list[str] = []  # comparisons judged at the end of the run, outside any test
 
     def gate(self, result):
         self.gates = [g for g in self.gates if g.name != result.name] + [result]
@@ -43,6 +44,8 @@ def run_file(run) -> dict[str, Any]:
     """A finished run as robustest.runs stores it (schema RUN_SCHEMA). `run`: a
     plugin.finished.FinishedRun, or a RobustestSession (what it measured so far)."""
     from .. import __version__
+    from ..headline import headline
+    from ..lineage import lineage_after
     from ..runs import RUN_SCHEMA
     from .finished import FinishedRun
 
@@ -50,6 +53,7 @@ def run_file(run) -> dict[str, Any]:
         run = FinishedRun.of(run)
 
     reference = run.reference
+    lineage = {"lineage": lineage_after(reference.run)} if reference is not None and reference.description.get("kind") == "saved run" else {}
     return {
         "schema": RUN_SCHEMA,
         "robustest_version": __version__,
@@ -69,10 +73,13 @@ def run_file(run) -> dict[str, Any]:
             "reference": reference.description,
             "tolerance": run.settings.regression_tolerance,
             "regressions": [r.as_dict() for r in run.holm_regressions()],
+            "judged_outside_tests": list(run.untested),
         },
         "counterexamples": run.counterexamples,
         "not_judged": run.not_judged,
         "worst_case": {family: result.as_dict() for family, result in run.worst_cases.items()},
+        "verdict": headline(run),
         "guards": run.guards,
         **run.extras,
+        **lineage,
     }

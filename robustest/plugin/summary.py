@@ -63,7 +63,10 @@ def summary_lines(run) -> list[str]:
     cache = "off" if run.cache_path is None else ("hit" if run.cache_hit else "miss, now stored")
     if run.cache_hit is None:
         cache = "not used (lexical retriever)"
+    from ..headline import headline
+
     lines = [
+        f"verdict: {headline(run)}",
         f"retriever: {run.retriever_label} (fingerprint {short(run.retriever['fingerprint'])})",
         run.dataset_line,
         f"corpus embeddings cache: {cache}" + (f" ({run.cache_path})" if run.cache_path else ""),
@@ -141,6 +144,12 @@ def regression_lines(run) -> list[str]:
             f"{r.name:34} {r.baseline * 100:>9.2f} {r.current * 100:>9.2f} {r.difference * 100:>+11.2f} "
             f"[{lo * 100:6.2f}, {hi * 100:6.2f}] {r.tolerance * 100:>9.2f} {r.p_adjusted:>8.3g}  {r.verdict.value}"
         )
+    lines += [f"  {r.name}: {r.note}" for r in regressions if r.verdict.value == "inconclusive"]
+    if any(r.reference == "anchor" for r in regressions):
+        lines.append("  vs anchor: against the first accepted run of the baseline's line, so accepted checkpoints cannot drift below it")
+    late = [r.name for r in regressions if r.name in run.untested and r.reference == "baseline"]
+    if late:
+        lines.append(f"  {', '.join(late)}: judged at the end of the run (no selected test judged it): a baseline's clean comparison is always gated")
     return lines
 
 
