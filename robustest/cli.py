@@ -94,21 +94,7 @@ def run(args: argparse.Namespace) -> int:
             c = p.config
             print(f"{p.name:24} {p.hf_id:42} {c.pooling:15} {c.similarity:6} query prompt {c.query_prompt!r}")
     elif args.command == "evaluate":
-        from .plugin.finished import FinishedRun
-        from .plugin.outputs import write_outputs, write_trec_outputs
-        from .plugin.summary import summary_lines
-
-        session = announced_session(settings_from(args))
-        with warnings_as_lines():
-            session.prepare()
-            session.clean_evaluation
-        finished = FinishedRun.of(session)
-        for line in summary_lines(finished):
-            print(line)
-        outputs = write_outputs(finished) + write_trec_outputs(session)
-        for line in outputs:
-            print(line, file=sys.stderr if line.startswith("ERROR") else sys.stdout)
-        return 2 if any(line.startswith("ERROR") for line in outputs) else 0
+        return evaluate(settings_from(args))
     elif args.command == "encode":
         return encode(args)
     elif args.command == "init":
@@ -140,6 +126,59 @@ def run(args: argparse.Namespace) -> int:
         for message in dict.fromkeys(messages):
             print(f"robustest: warning: {message}", file=sys.stderr)
     return 0
+
+
+# Gates that need the suites' perturbed queries: `evaluate` scores the clean queries only, so it
+# refuses them rather than ignore them. What it does apply: --robustest-baseline/-compare-to (the
+# clean comparison), --robustest-regression-tolerance, --robustest-inconclusive, --robustest-ci,
+# --robustest-effectiveness-floor.
+SUITE_ONLY = ("thresholds", "worst_case_thresholds", "update_baseline", "not_judged", "properties", "poison_threshold",
+              "geometry_max_average_cosine", "geometry_min_isoscore")
+
+
+def evaluate(settings: Settings) -> int:
+    """`robustest evaluate`: clean effectiveness; against a reference also the clean comparison,
+    and a floor when given. Exit 1 when a gate it applies fails, 2 on a user mistake."""
+    from .plugin.finished import FinishedRun
+    from .plugin.outputs import write_outputs, write_trec_outputs
+    from .plugin.summary import summary_lines
+    from .settings import CI_PRESET, option_name
+
+    defaults = Settings()
+    given = [n for n in SUITE_ONLY if getattr(settings, n) != getattr(defaults, n) and not (settings.ci and CI_PRESET.get(n) == getattr(settings, n))]
+    if given:
+        names = ", ".join(option_name(n) for n in given)
+        raise RobustestError(
+            f"robustest evaluate scores the clean queries only, so {names} would gate nothing here; "
+            "run the suites for those gates (pytest --pyargs robustest.suites ...), or drop them"
+        )
+    session = announced_session(settings)
+    with warnings_as_lines():
+        session.prepare()
+        for line in session.power_lines(families=()):
+            print(line)
+        session.clean_evaluation
+        if session.reference is not None:
+            session.checks.ensure_clean_regression()
+    finished = FinishedRun.of(session)
+    floor = settings.effectiveness_floor
+    below = None
+    if floor is not None:
+        measure = floor[0] or session.measures[0]
+        value = finished.effectiveness[measure]
+        below = f"{measure} = {value:.4f} is below the floor {floor[1]} (--robustest-effectiveness-floor)" if value < floor[1] else None
+    failed = finished.failed_outside_tests()
+    finished.passed = not failed and below is None
+    for line in summary_lines(finished):
+        print(line)
+    if below:
+        print(f"FAILED: {below}")
+    outputs = write_outputs(finished, passed=finished.passed) + write_trec_outputs(session)
+    for line in outputs:
+        print(line, file=sys.stderr if line.startswith("ERROR") else sys.stdout)
+    if any(line.startswith("ERROR") for line in outputs):
+        return 2
+    return 0 if finished.passed else 1
 
 
 def encode(args: argparse.Namespace) -> int:

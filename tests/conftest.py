@@ -136,23 +136,49 @@ def write_beir(folder: Path, docs: dict, queries: dict, qrels: dict, split: str 
     return folder
 
 
+def cranfield_subset(cranfield_dir: Path, folder: Path, queries: int, documents: int) -> Path:
+    """A real BEIR folder cut from cranfield: its first `queries` judged queries and `documents`
+    documents (their judged documents plus the first others)."""
+    from robustest.data import load_beir
+
+    full = load_beir(cranfield_dir)
+    qids = sorted(full.queries, key=int)[:queries]
+    keep = {d for q in qids for d in full.qrels[q]}
+    for did in full.doc_ids:
+        if len(keep) >= documents:
+            break
+        keep.add(did)
+    docs = {d: (t, x) for d, t, x in zip(full.doc_ids, full.titles, full.texts) if d in keep}
+    return write_beir(folder, docs, {q: full.queries[q] for q in qids}, {q: full.qrels[q] for q in qids})
+
+
 @pytest.fixture(scope="session")
 def small_cranfield(cranfield_dir, tmp_path_factory) -> Path:
     """A real but small BEIR folder: the first 20 judged cranfield queries and 150 documents
     (their judged documents plus the first others), for tests of slow models."""
-    from robustest.data import load_beir
+    return cranfield_subset(cranfield_dir, tmp_path_factory.mktemp("small") / "small-cranfield", 20, 150)
 
-    full = load_beir(cranfield_dir)
-    qids = sorted(full.queries, key=int)[:20]
-    keep = {d for q in qids for d in full.qrels[q]}
-    for did in full.doc_ids:
-        if len(keep) >= 150:
-            break
-        keep.add(did)
-    docs = {d: (t, x) for d, t, x in zip(full.doc_ids, full.titles, full.texts) if d in keep}
-    return write_beir(
-        tmp_path_factory.mktemp("small") / "small-cranfield",
-        docs,
-        {q: full.queries[q] for q in qids},
-        {q: full.qrels[q] for q in qids},
-    )
+
+@pytest.fixture(scope="session")
+def thirty_query_set(cranfield_dir, tmp_path_factory) -> Path:
+    """A team's small in-house eval set, as issue 24 met it: 30 judged cranfield queries, 400 documents."""
+    return cranfield_subset(cranfield_dir, tmp_path_factory.mktemp("thirty") / "thirty-queries", 30, 400)
+
+
+def noised_checkpoint(model_dir: Path, target: Path, scale: float, seed: int = 0) -> Path:
+    """A copy of a model folder whose every weight got gaussian noise at `scale` x that tensor's
+    std (seeded): a checkpoint that lost some quality, as training mishaps make them."""
+    import shutil
+
+    import torch
+    from transformers import AutoModel
+
+    shutil.copytree(model_dir, target)
+    model = AutoModel.from_pretrained(model_dir)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _, weights in sorted(model.named_parameters()):
+            if weights.numel() > 1:
+                weights += torch.randn(weights.shape, generator=generator) * weights.std() * scale
+    model.save_pretrained(target)
+    return target

@@ -206,6 +206,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if not session.config.option.collectonly and session.items:
             install_progress(session.config)
             rs.prepare()
+            if reporter is not None and session.config.get_verbosity() >= 0 and not is_worker(session.config):
+                for line in rs.power_lines(planned_families(session.items).get("run") or None):  # before the corpus encode
+                    reporter.write_line(line)
     except RobustestError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -306,12 +309,23 @@ def judged_call(item: pytest.Item):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A user mistake met inside a test (a retriever returning NaN, a bad family name) is
-    reported as its one-line message, not a frame dump: the message says what to fix."""
+    reported as its one-line message, not a frame dump: the message says what to fix. A failing
+    gate is reported as the test's line and the gate's message, without robustest's frames
+    (--tb=long or --fulltrace show them). A property search's outcome is kept for the summary."""
+    from ..errors import RobustnessError
+    from . import failures
+
     outcome = yield
+    report = outcome.get_result()
     if call.excinfo is not None and call.excinfo.errisinstance(RobustestError):
-        outcome.get_result().longrepr = f"RobustestError: {call.excinfo.value}"
+        report.longrepr = f"RobustestError: {call.excinfo.value}"
         if call.when == "setup":  # a session fixture failed: every later test would repeat it
             item.session.shouldstop = f"robustest: {call.excinfo.value}"
+    elif call.excinfo is not None and call.excinfo.errisinstance(RobustnessError) and report.longrepr is not None and failures.shortens(item.config):
+        report.longrepr = failures.short_failure(item, call.excinfo, report.longrepr)
+    run = get_run(item.config)
+    if run.started and item.get_closest_marker("robustest_property"):
+        failures.note_property_search(item, call, run.session.record)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -194,6 +194,18 @@ class RobustestSession:
         self.retriever
         settle_heap()
 
+    def power_lines(self, families=None) -> list[str]:
+        """Against a saved baseline: how small a regression each comparison can resolve with this
+        many queries (robustest.power), from the baseline's stored scores, before any encode."""
+        from ..power import plans, power_lines
+        from .reference import SavedReference
+
+        reference = self.reference
+        if not isinstance(reference, SavedReference):
+            return []
+        names = [f for f in self.families if families is None or f in families]
+        return power_lines(plans(reference.run, self.measures[0], names, self.settings.regression_tolerance))
+
     def describe_retriever(self) -> dict[str, Any]:
         retriever = self.retriever
         describe = retriever.describe() if hasattr(retriever, "describe") else {"name": retriever.name}

@@ -76,7 +76,7 @@ def summary_lines(run) -> list[str]:
     lines += worst_case_lines(run)
     lines += run.poisoning_lines
     lines += [f"results missing: {reason}" for reason in run.missing]
-    return lines + gate_lines(run) + regression_lines(run)
+    return lines + gate_lines(run) + regression_lines(run) + property_lines(run)
 
 
 def gate_lines(run) -> list[str]:
@@ -174,9 +174,43 @@ def poisoning_lines(poisoning) -> list[str]:
             f"  {a} - {CONTROL} (N={n}): ASR@{k} {d.estimate * 100:+.2f} points, {d.confidence:.0%} CI [{lo * 100:.2f}, {hi * 100:.2f}]"
             + ("" if d.significant else " (not significantly above the control)")
         )
+        gate = getattr(poisoning, "gates", {}).get((a, n))
+        if gate is not None and not d.significant and gate.verdict.value != "pass":
+            control = m.results[(CONTROL, n)].summary(k)[0] if (CONTROL, n) in m.results else float("nan")
+            verb = "fails" if gate.verdict.value == "fail" else "is inconclusive"
+            lines.append(
+                f"    so the gate {gate.name} {verb} at {gate.drop_rate_mean * 100:.2f}% with {CONTROL} alone at {control * 100:.2f}%: "
+                "the retriever also ranks random gold passages this high: the attack adds nothing significant"
+            )
     generated = sum(r.seconds for r in m.results.values())
     cached = sum(c for r in m.results.values() for c in r.cached if r.attack == "hotflip")
     lines.append(f"  passages generated in {generated:.1f} s" + (f"; {cached} HotFlip passage sets read from the cache" if cached else ""))
+    return lines
+
+
+def property_lines(run) -> list[str]:
+    """What each property search (marker robustest_property) found: a default run reports a
+    counterexample as xfail and none as xpass, which say nothing on their own."""
+    searches = run.extras.get("property_searches") or {}
+    if not searches:
+        return []
+    if run.settings.properties == "strict":
+        head = "property searches (--robustest-properties=strict: a counterexample fails the test)"
+    else:
+        head = (
+            "property searches (reported, not gated: x = counterexample found, X = none found; "
+            "--robustest-properties=strict fails on a counterexample)"
+        )
+    lines = ["", head]
+    for name, search in searches.items():
+        outcome, families, detail = search["outcome"], search.get("families") or [], search.get("detail", "")
+        if outcome == "counterexample":
+            text = f"counterexample found ({', '.join(families)}: the smallest is shown above)" if families else f"counterexample found: {detail}"
+        elif outcome == "none found":
+            text = "none found"
+        else:
+            text = f"{outcome}: {detail}"
+        lines.append(f"  {name}: {text}")
     return lines
 
 
