@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.robustest-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test bench wordnet chromium r clean
+.PHONY: install demo test bench wordnet chromium r shellcheck clean
 
 install: $(STAMP)
 
@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(MAKE) wordnet
 	$(MAKE) chromium
 	$(MAKE) r
+	$(MAKE) shellcheck
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# A plain `torch` requirement pulls a multi-GB CUDA build; take the CPU build unless torch is present.
@@ -45,6 +46,13 @@ r:
 	@if ! command -v Rscript >/dev/null 2>&1 || ! Rscript -e 'library(lme4); library(emmeans)' >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq --no-install-recommends r-base-core r-cran-lme4 r-cran-emmeans; \
+	fi
+
+# ShellCheck: actionlint runs it on the workflow's scripts, tests/test_ci_recipe.py on examples/ci/*.sh.
+shellcheck:
+	@if ! command -v shellcheck >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends shellcheck; \
 	fi
 
 demo: install

@@ -32,21 +32,22 @@ def headline(run) -> str:
     failed = [r.name for r in judged if r.verdict.value == "fail"]
     open_ = [r for r in judged if r.verdict.value == "inconclusive"]
     total = len(judged) + len(run.not_judged)
-    count = f"{total} gate{'s' if total != 1 else ''} and comparisons" if run.regressions else f"{total} gate{'s' if total != 1 else ''}"
+    count = f"{total} gate{'s' if total != 1 else ''}" + (" and comparisons" if run.regressions else "")
+    parts = []
+    if failed:
+        parts.append(f"{len(failed)} of {count} failed: {', '.join(failed[:3])}" + (f" and {len(failed) - 3} more" if len(failed) > 3 else ""))
+    if open_:
+        strict = getattr(getattr(run, "settings", None), "inconclusive", "pass") == "fail"
+        parts.append(f"{len(open_)}{'' if failed else f' of {count}'} undecided (inconclusive{', which fails this run' if strict else ''})")
+    if run.not_judged:
+        parts.append(f"{len(run.not_judged)} not judged (too few perturbed queries)")
+    needs = [k for k in map(undecided_queries, open_) if k is not None]
+    n = max((r.n_queries for r in open_), default=0)
+    tail = f"; about {_about(max(max(needs), n + 1))} queries (now {n}) would settle the undecided" if needs else ""
     if failed or run.passed is False:
-        named = f": {', '.join(failed[:3])}" + (f" and {len(failed) - 3} more" if len(failed) > 3 else "") if failed else ""
-        what = f"{len(failed)} of {count} failed{named}" if failed else "a test failed"
-        return f"FAILED - {what}"
-    if open_ or run.not_judged:
-        parts = []
-        if open_:
-            parts.append(f"{len(open_)} of {count} undecided (inconclusive)")
-        if run.not_judged:
-            parts.append(f"{len(run.not_judged)} not judged (too few perturbed queries)")
-        needs = [k for k in map(undecided_queries, open_) if k is not None]
-        n = max((r.n_queries for r in open_), default=0)
-        tail = f"; about {_about(max(max(needs), n + 1))} queries (now {n}) would settle them" if needs else ""
-        return "NOT SHOWN SAFE - " + ", ".join(parts) + tail
+        return "FAILED - " + ("; ".join(parts) if parts else "a test failed") + tail
+    if parts:
+        return "NOT SHOWN SAFE - " + "; ".join(parts) + tail
     if not judged:
         return "MEASURED - nothing was gated"
     return f"PASSED - all {count} shown within their thresholds"

@@ -9,12 +9,15 @@ when r > t even an unchanged checkpoint is unlikely to be shown safe. Queries ne
 n * (r / t)^2.
 
 Only the baseline is known before the checkpoint is encoded, so sd is estimated from it: the
-spread s of its own per-query values (clean scores, or each query's contribution to the drop
-rate) and a per-query correlation rho between checkpoint and baseline, sd = s * sqrt(2 (1 - rho)).
-rho is taken from the baseline itself, as the correlation of its clean and perturbed per-query
-scores (how much a query's difficulty carries over a change of input). Close checkpoints agree
-more than that, so the estimate errs on the side of more queries. The comparisons' own CIs, after
-the run, are what decide.
+spread s of its own per-query values and an assumed per-query correlation rho between checkpoint
+and baseline, sd = s * sqrt(2 (1 - rho)). Both assumptions lean towards more queries:
+- a family's comparison: each query's contribution to the drop rate, rho = 0 (a checkpoint's
+  per-query drops taken as independent of the baseline's);
+- the clean comparison: the clean scores, with rho the lowest correlation between the baseline's
+  clean and perturbed per-query scores over its families (the largest change of input it
+  measured; 0 without families).
+docs/gating.md compares these estimates with the CIs realised on a 30- and a 225-query set. The
+comparisons' own CIs, after the run, are what decide.
 """
 
 from __future__ import annotations
@@ -90,9 +93,8 @@ def plans(baseline: Mapping[str, Any], measure: str, families: Iterable[str], to
     `families` the baseline has."""
     records = {f: baseline["families"][f] for f in families if f in baseline.get("families", {})}
     arrays = {f: family_arrays(r) for f, r in records.items()}
-    rhos = {f: clean_perturbed_rho(*a) for f, a in arrays.items()}
-    known = [r for r in rhos.values() if r is not None]
-    overall = float(np.median(known)) if known else 0.0
+    known = [r for r in (clean_perturbed_rho(*a) for a in arrays.values()) if r is not None]
+    overall = max(0.0, min(known)) if known else 0.0
     found = []
     scores = baseline.get("per_query", {}).get(measure)
     if scores:
@@ -104,7 +106,7 @@ def plans(baseline: Mapping[str, Any], measure: str, families: Iterable[str], to
         u = u[np.isfinite(u)]
         if u.size < 2:
             continue
-        rho = overall if rhos[family] is None else rhos[family]
+        rho = 0.0
         spread = float(u.std(ddof=1))
         found.append(Plan(f"{family} drop rate vs baseline", u.size, spread, rho, resolution(spread, rho, u.size, confidence), tolerance))
     return found
@@ -114,8 +116,8 @@ def power_lines(found: list[Plan], confidence: float = 0.95) -> list[str]:
     if not found:
         return []
     lines = [
-        f"robustest: power of the comparisons with the baseline ({confidence:.0%} CI, {POWER:.0%} power; estimated from the baseline, "
-        "assuming checkpoint and baseline agree per query as its clean and perturbed scores do; the CIs after the run decide)"
+        f"robustest: power of the comparisons with the baseline ({confidence:.0%} CI, {POWER:.0%} power; estimated from the baseline "
+        "before anything is encoded, leaning towards more queries; the CIs after the run decide)"
     ]
     for plan in found:
         head = f"  {plan.name:34} {plan.n} queries resolve about ±{plan.resolution * 100:.2f} points (rho {plan.rho:.2f})"

@@ -32,7 +32,7 @@ def write_outputs(run, passed: bool = True) -> list[str]:
 
         refusal = update_refusal(run, passed)
         if refusal:
-            lines.append(f"baseline {s.baseline} kept: {refusal}, so this run does not replace the accepted baseline")
+            lines.append(f"baseline {s.baseline} kept: {refusal}; it stays the accepted baseline")
         else:
             attempt(lines, lambda: f"{save_run(s.baseline, accepted(stored))} replaced by this run (--robustest-update-baseline)", "baseline", "baseline not replaced")
     if s.html:

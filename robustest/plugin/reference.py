@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import RobustestError
+from ..fingerprints import short
 from ..runs import check_same_dataset, family_record, frozen_perturber, load_run
 
 
@@ -20,7 +21,9 @@ class SavedReference:
     def __init__(self, path: str):
         self.path = path
         self.run = load_run(path)
-        self.label = f"{path} ({self.run['retriever'].get('resolved') or self.run['retriever'].get('name')}, saved {self.run.get('created', '?')})"
+        retriever = self.run["retriever"]
+        fingerprint = f", fingerprint {short(retriever['fingerprint'])}" if isinstance(retriever.get("fingerprint"), str) else ""
+        self.label = f"{path} ({retriever.get('resolved') or retriever.get('name')}{fingerprint}, saved {self.run.get('created', '?')})"
 
     def check(self, session) -> None:
         check_same_dataset(self.run, session.dataset.describe(), f"the baseline {self.path}")
