@@ -144,6 +144,10 @@ def evaluate(settings: Settings) -> int:
     from .plugin.summary import summary_lines
     from .settings import CI_PRESET, option_name
 
+    from .families import family_configs, merge_tables
+
+    # A malformed value is the first thing to fix, before whether the option applies here.
+    family_configs(merge_tables({}, settings.family_set or {}), seeds=settings.seeds, thresholds=settings.thresholds, worst_case_thresholds=settings.worst_case_thresholds)
     defaults = Settings()
     given = [n for n in SUITE_ONLY if getattr(settings, n) != getattr(defaults, n) and not (settings.ci and CI_PRESET.get(n) == getattr(settings, n))]
     if given:

@@ -31,6 +31,7 @@ th{background:#f3f5f8}td.num{text-align:right;font-variant-numeric:tabular-nums;
 .verdict{font-weight:700;border-radius:3px;padding:1px 6px;color:#fff;white-space:nowrap}
 .pass{background:#2e8b57}.fail{background:#c0392b}.inconclusive{background:#d68910}.other{background:#777}
 .plots{display:flex;flex-wrap:wrap;gap:12px}.plots img{border:1px solid #eee;max-width:100%}
+.headline{font-size:1.1em;margin:6px 0 12px}
 .subsample{background:#fff4d6;border-left:4px solid #d68910;padding:6px 10px}
 .text{max-width:360px;word-break:break-word}mark{background:#ffe08a;padding:0 1px}.muted{color:#777}code{font-size:0.92em}
 """
@@ -164,7 +165,19 @@ def header(run: Mapping, baseline: Mapping | None) -> str:
     body = "\n".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>" for k, v in rows)
     sample = subsample_sentence(run)
     note = f'\n<p class="subsample"><b>{esc(sample)}</b></p>' if sample else ""
-    return f"<h1>robustest report</h1>\n<table class=\"meta\">\n{body}\n</table>{note}"
+    return f"<h1>robustest report</h1>\n{headline_html(run)}<table class=\"meta\">\n{body}\n</table>{note}"
+
+
+def headline_html(run: Mapping) -> str:
+    """The run's one verdict (robustest.headline), first: passed, failed or not shown safe."""
+    verdict = run.get("verdict")
+    if not isinstance(verdict, str) or not verdict:
+        return ""
+    word = verdict.split(" - ")[0]
+    kind = {"PASSED": "pass", "FAILED": "fail", "NOT SHOWN SAFE": "inconclusive"}.get(word, "other")
+    rest = verdict[len(word):].lstrip(" -")
+    return f'<p class="headline"><span class="verdict {kind}">{esc(word)}</span> {esc(rest)}</p>\n'
+
 
 
 def subsample_sentence(run: Mapping) -> str:

@@ -279,7 +279,7 @@ class Settings:
     trec_run: str | None = setting(None, "write the clean run in TREC format (qid Q0 docid rank score tag) to this file", metavar="PATH")
     trec_perturbed: bool = setting(False, "with --robustest-trec-run: also write each family's perturbed runs beside it, one file per seed", parse_bool, flag=True)
     baseline: str | None = setting(None, "gate against this saved run (--robustest-save of an earlier checkpoint): same variant texts, paired comparison", metavar="RUN.json")
-    update_baseline: bool = setting(False, "replace the --robustest-baseline file with this run, only when every test passed (the accepted baseline moves forward)", parse_bool, flag=True)
+    update_baseline: bool = setting(False, "replace the --robustest-baseline file with this run only when it was shown safe: every test passed, every gate and comparison passed outright, every family of the baseline was compared, and it is within the tolerance of the anchor (the first accepted run)", parse_bool, flag=True)
     compare_to: str | None = setting(None, "gate against a second retriever measured in this session (any --retriever value)", metavar="ID")
     regression_tolerance: float = setting(0.02, "how much worse than the baseline passes: drop-rate points and clean-score points, as a fraction (0.02) or percent (2%)", parse_tolerance, metavar="T")
     geometry_sample: int = setting(2000, "geometry suite: corpus embeddings sampled (seeded) for IsoScore, average cosine and uniformity", parse_positive_int, metavar="N")

@@ -534,6 +534,7 @@ BAD_VALUES = {  # option -> (bad value, what the one error line must say)
     "worst_case_thresholds": ("misspelling=40", r"--robustest-worst-case-thresholds: misspelling: '40' looks like a percentage"),
     "family_set": ("misspelling.k", r"--robustest-family-set: 'misspelling\.k': write FAMILY\.KEY=VALUE"),
     "inconclusive": ("maybe", r"--robustest-inconclusive: 'maybe' is not one of pass, fail"),
+    "not_judged": ("pass", r"--robustest-not-judged: 'pass' is not one of skip, fail"),
     "properties": ("lenient", r"--robustest-properties: 'lenient' is not one of report, strict"),
     "synonym_guard": ("1.5", r"--robustest-synonym-guard: '1\.5' is not a cosine"),
     "paraphrase_guard": ("high", r"--robustest-paraphrase-guard: 'high' is not a cosine"),

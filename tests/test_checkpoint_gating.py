@@ -139,11 +139,18 @@ def test_a_series_of_slightly_worse_checkpoints_never_moves_the_baseline(pyteste
         assert "lineage" not in json.loads(baseline.read_text())
 
 
-def test_a_wrecked_checkpoint_fails_on_its_clean_score_whatever_is_selected(pytester, thirty_query_set, cache_dir, accepted_v1, checkpoints):
-    result = gate(pytester, thirty_query_set, cache_dir, f"--retriever={checkpoints['v2']}", f"--robustest-baseline={accepted_v1}", "-m", "misspelling")
+def test_a_wrecked_checkpoint_fails_on_its_clean_score_whatever_is_selected(pytester, thirty_query_set, cache_dir, accepted_v1, checkpoints, tmp_path):
+    html, saved = tmp_path / "report.html", tmp_path / "run.json"
+    result = gate(
+        pytester, thirty_query_set, cache_dir, f"--retriever={checkpoints['v2']}", f"--robustest-baseline={accepted_v1}", "-m", "misspelling",
+        f"--robustest-html={html}", f"--robustest-save={saved}",
+    )
     text = result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED, text[-3000:]
     result.stdout.fnmatch_lines(["verdict: FAILED - *nDCG@10 vs baseline*", "nDCG@10 vs baseline * fail", "*nDCG@10 vs baseline: judged at the end of the run*"])
+    run = load_run(saved)
+    assert run["verdict"].startswith("FAILED") and run["comparison"]["judged_outside_tests"] == ["nDCG@10 vs baseline"]
+    assert '<span class="verdict fail">FAILED</span>' in html.read_text()  # the report opens with the verdict
 
 
 def test_evaluate_applies_a_baseline_and_refuses_suite_gates(thirty_query_set, cache_dir, accepted_v1, checkpoints, capsys):

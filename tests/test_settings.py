@@ -146,3 +146,14 @@ def test_hardware_is_checked_before_anything_is_encoded(pytester, small_cranfiel
     output = result.stdout.str() + result.stderr.str()
     assert "encoding" not in output and "Traceback" not in output
     assert not (tmp_path / "cache" / "embeddings").exists() or not any((tmp_path / "cache" / "embeddings").iterdir())
+
+
+def test_the_ci_preset_makes_undecided_gates_fail_and_refuses_a_contrary_setting():
+    ci = Settings.from_sources({"ci": True}, {})
+    assert (ci.inconclusive, ci.not_judged) == ("fail", "fail")
+    assert (Settings().inconclusive, Settings().not_judged) == ("pass", "skip")
+    assert Settings.from_sources({"ci": True, "inconclusive": "fail"}, {}).inconclusive == "fail"
+    with pytest.raises(RobustestError, match="--robustest-ci makes --robustest-inconclusive=fail; drop --robustest-inconclusive=pass"):
+        Settings.from_sources({"ci": True, "inconclusive": "pass"}, {})
+    with pytest.raises(RobustestError, match="--robustest-not-judged=skip"):
+        Settings.from_sources({"not_judged": "skip"}, {"ci": "true"})  # the preset from an ini file, the option on the command line
