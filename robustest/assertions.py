@@ -23,6 +23,8 @@ __all__ = [
 MIN_QUERIES = 10  # a gate over fewer perturbed queries is no evidence either way
 EXAMPLES = 3  # worst examples in a failure message; the run file and the HTML report have them all
 MORE = "every variant and score: --robustest-save=run.json (the run file) or --robustest-html=report.html"
+MORE_PASSAGES = "every passage and ASR@k: --robustest-save=run.json (the run file) or --robustest-html=report.html"
+VERDICT_VERBS = {"pass": "passes", "fail": "fails", "inconclusive": "is inconclusive"}
 
 
 def _seeds(row: dict) -> str:
@@ -33,6 +35,16 @@ def _seeds(row: dict) -> str:
 
 def _clip(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _pair(original: str, variant: str, width: int = 100) -> str:
+    """'original' -> 'variant', each clipped to `width` around where they first differ."""
+    if len(original) <= width and len(variant) <= width:
+        return f"{original!r} -> {variant!r}"
+    first = next((i for i, (a, b) in enumerate(zip(original, variant)) if a != b), min(len(original), len(variant)))
+    start = max(0, min(first - width // 3, max(len(original), len(variant)) - width))
+    cut = lambda t: ("..." if start else "") + _clip(t[start:], width - (3 if start else 0))  # noqa: E731
+    return f"{cut(original)!r} -> {cut(variant)!r}"
 
 
 def format_gate(gate: GateResult, worst: Sequence[dict] = ()) -> str:
@@ -48,7 +60,7 @@ def format_gate(gate: GateResult, worst: Sequence[dict] = ()) -> str:
         lines.append(f"  worst queries (seeds: original -> variant (edit); {gate.measure} before -> after; best relevant rank before -> after):")
         for w in worst:
             lines.append(
-                f"    [{w['query_id']}, {_seeds(w)}] {_clip(w['original'])!r} -> {_clip(w['variant'])!r} "
+                f"    [{w['query_id']}, {_seeds(w)}] {_pair(w['original'], w['variant'])} "
                 f"({_clip(w['edit'], 60)}); {w['before']:.3f} -> {w['after']:.3f}; rank {w['rank_before']} -> {w['rank_after']}"
             )
         lines.append(f"  {MORE}")
@@ -190,7 +202,7 @@ def format_top_k_gate(gate: GateResult, examples: Sequence[dict] = ()) -> str:
     ]
     if examples:
         lines.append("  changed (seed: original -> variant; top documents before -> after):")
-        lines += [f"    [{e['query_id']}, {_seeds(e)}] {_clip(e['original'])!r} -> {_clip(e['variant'])!r}: {e['before'][:5]} -> {e['after'][:5]}" for e in examples]
+        lines += [f"    [{e['query_id']}, {_seeds(e)}] {_pair(e['original'], e['variant'])}: {e['before'][:5]} -> {e['after'][:5]}" for e in examples]
         lines.append(f"  {MORE}")
     return "\n".join(lines)
 
@@ -205,7 +217,7 @@ def assert_invariant(run: FamilyRun, delta: float, *, min_queries: int = MIN_QUE
         worst = [w for w in run.worst(EXAMPLES, merge_seeds=True) if w["before"] - w["after"] > delta]
         lines = [f"{run.family}: {bad} (query, seed) pairs lose more than {delta} {run.measure}:"]
         lines += [
-            f"  [{w['query_id']}, {_seeds(w)}] {_clip(w['original'])!r} -> {_clip(w['variant'])!r}: {w['before']:.3f} -> {w['after']:.3f}, "
+            f"  [{w['query_id']}, {_seeds(w)}] {_pair(w['original'], w['variant'])}: {w['before']:.3f} -> {w['after']:.3f}, "
             f"rank {w['rank_before']} -> {w['rank_after']}" for w in worst
         ]
         raise RobustnessError("\n".join(lines + [f"  {MORE}"]))
@@ -231,7 +243,7 @@ def format_rate_gate(gate: GateResult, strongest: Sequence[dict] = (), k: int = 
         lines.append(f"  strongest adversarial passages (test queries each one reaches in the top {k} on its own):")
         for row in strongest:
             lines.append(f"    [seed {row['seed']}, cluster {row['cluster']}] {row['queries_reached']} queries: {_clip(row['text'], 160)!r}")
-        lines.append(f"  {MORE}")
+        lines.append(f"  {MORE_PASSAGES}")
     return "\n".join(lines)
 
 
@@ -252,8 +264,8 @@ def control_explanation(gate: GateResult, difference) -> str | None:
     if difference is None or difference.significant or gate.verdict.value == "pass":
         return None
     return (
-        f"the retriever also ranks random gold passages this high: the attack adds nothing significant. The gate "
-        f"{gate.verdict.value}s on how far any relevant passage injected into the corpus gets, not on the attack"
+        f"the retriever also ranks random gold passages this high: the attack adds nothing significant (the gate "
+        f"{VERDICT_VERBS[gate.verdict.value]} on how far any relevant passage injected into the corpus gets, not on the attack)"
     )
 
 
