@@ -209,22 +209,30 @@ def test_fragile_examples_fail_with_short_readable_messages(pytester, cranfield_
     assert "capitalized top-1 unchanged: FAIL" in top and "changed (seed: original -> variant" in top
 
 
-def test_a_check_over_no_perturbed_query_fails_saying_why(pytester, cranfield_dir, cache_dir):
+def test_a_check_over_no_perturbed_query_is_not_judged_saying_why(pytester, cranfield_dir, cache_dir):
+    """Too few perturbed queries decides nothing: a skip with the reason, never a pass; the CI
+    preset makes it a failure."""
     pytester.makeconftest(
         "from robustest import Family, register_family\n"
         "register_family(Family.from_function(str.lower, name='lowercased'))\n"
     )
     pytester.makepyfile("def test_lowercase(robustness):\n    robustness.top_k_unchanged('lowercased', k=1)\n")
     pytester.makepyprojecttoml("")
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", f"--rootdir={pytester.path}", "-c", str(pytester.path / "pyproject.toml"),
+    args = [
+        "-p", "no:cacheprovider", f"--rootdir={pytester.path}", "-c", str(pytester.path / "pyproject.toml"), "-rs",
         f"--robustest-dataset={cranfield_dir}", f"--robustest-cache-dir={cache_dir}", "--robustest-seeds=1999",
-    )
-    result.assert_outcomes(failed=1)
+    ]
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(skipped=1)
+    assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines([
-        "*lowercased: not judged - 0 of 225 queries were perturbed, fewer than min_queries = 10; 225 had no variant, e.g. *: lowercased leaves * unchanged*",
+        "verdict: NOT SHOWN SAFE - 1 not judged (too few perturbed queries)",
         "not judged: lowercased: not judged*",
+        "SKIPPED*lowercased: not judged - 0 of 225 queries were perturbed, fewer than min_queries = 10; 225 had no variant, e.g. *: lowercased leaves * unchanged*",
     ])
+    strict = pytester.runpytest_subprocess(*args, "--robustest-ci")
+    strict.assert_outcomes(failed=1)
+    strict.stdout.fnmatch_lines(["*lowercased: not judged - 0 of 225 queries were perturbed*(--robustest-not-judged=fail)*"])
 
 
 def test_the_shipped_suites_gate_a_registered_family(pytester, small_cranfield, cache_dir):
