@@ -182,3 +182,19 @@ def noised_checkpoint(model_dir: Path, target: Path, scale: float, seed: int = 0
                 weights += torch.randn(weights.shape, generator=generator) * weights.std() * scale
     model.save_pretrained(target)
     return target
+
+
+def failure_sections(output: str) -> dict[str, list[str]]:
+    """Test name -> the lines between its `___ name ___` failure header and the next section."""
+    import re
+
+    sections, current = {}, None
+    for line in output.splitlines():
+        header = re.fullmatch(r"_{3,} (\S+) _{3,}", line)
+        if header:
+            current = sections.setdefault(header.group(1), [])
+        elif re.match(r"={3,}|-{3,} ", line):
+            current = None
+        elif current is not None:
+            current.append(line)
+    return sections

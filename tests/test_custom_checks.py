@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import strategies as st
 
+from conftest import failure_sections
 from robustest import Family, NoLegalEdit, RobustestError, register_family, unregister_family
 from robustest import families as F
 from robustest import strategies as rst
@@ -161,20 +162,6 @@ def test_examples_pass_and_a_registered_family_is_reported_like_a_built_in(pytes
     replay.stdout.fnmatch_lines(["*abbreviations drop rate * 30.0% * pass", "*abbreviations drop rate * +0.00 * pass"])
     second = json.loads(again.read_text())
     assert second["families"]["abbreviations"]["variants"] == saved["families"]["abbreviations"]["variants"]
-
-
-def failure_sections(output: str) -> dict[str, list[str]]:
-    """Test name -> the lines of its failure report."""
-    sections, current = {}, None
-    for line in output.splitlines():
-        header = re.fullmatch(r"_{3,} (\S+) _{3,}", line)
-        if header:
-            current = sections.setdefault(header.group(1), [])
-        elif re.match(r"={3,}", line):
-            current = None
-        elif current is not None:
-            current.append(line)
-    return sections
 
 
 def fragile(name: str, text: str) -> str:

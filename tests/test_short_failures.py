@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import query_suite_args
+from conftest import failure_sections, query_suite_args
 from robustest.assertions import RobustnessError, assert_attack_success, assert_top_k_unchanged
 from robustest.attacks.poisoning import AttackResult
 from robustest.stats import Verdict, apply_holm
@@ -21,20 +21,6 @@ from robustest.stats import Verdict, apply_holm
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "custom_checks"
 SUITE = Path(__file__).resolve().parents[1] / "robustest" / "suites" / "test_query_families.py"
 ROBUSTEST_LINES = re.compile(r"def enforce|_judged|def _judge|def _decide|__tracebackhide__|robustest/(errors|assertions|stability)\.py|robustest/plugin/")
-
-
-def failure_sections(output: str) -> dict[str, list[str]]:
-    """Test name -> the lines between its `___ name ___` header and the next section."""
-    sections, current = {}, None
-    for line in output.splitlines():
-        header = re.fullmatch(r"_{3,} (\S+) _{3,}", line)
-        if header:
-            current = sections.setdefault(header.group(1), [])
-        elif re.match(r"={3,}|-{3,} ", line):
-            current = None
-        elif current is not None:
-            current.append(line)
-    return sections
 
 
 def naturalizing_args(pytester, cache_dir, dataset, table: str = "") -> list[str]:
