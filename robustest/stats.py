@@ -355,7 +355,8 @@ def verdict_note(
     if outcome is Verdict.FAIL:
         return f"fail: {ci} lies above {threshold:.2f}"
     if outcome is Verdict.PASS:
-        return f"pass: {ci} lies at or below {threshold:.2f}"
+        gain = " (a negative drop rate: the variants scored higher than the clean queries)" if estimate < 0 else ""
+        return f"pass: {ci} lies at or below {threshold:.2f}{gain}"
     need = queries_needed(n, ci_low, ci_high, estimate, threshold)
     if need is None:
         tail = "the estimate sits on the threshold, so more queries are unlikely to settle it"

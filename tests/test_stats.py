@@ -137,6 +137,12 @@ def test_queries_needed_scales_with_the_square_of_the_ratio():
     assert note == "inconclusive: the 95% CI [0.04, 0.16] straddles 0.10; about 1500 queries (now 60) would settle it"
 
 
+def test_a_pass_on_a_negative_drop_rate_says_the_variants_scored_higher():
+    gained = stats.verdict_note(Verdict.PASS, ci_low=-1.02, ci_high=0.09, estimate=-0.34, threshold=0.20, n=30)
+    assert gained == "pass: the 95% CI [-1.02, 0.09] lies at or below 0.20 (a negative drop rate: the variants scored higher than the clean queries)"
+    assert stats.verdict_note(Verdict.PASS, ci_low=0.01, ci_high=0.09, estimate=0.05, threshold=0.20, n=30) == "pass: the 95% CI [0.01, 0.09] lies at or below 0.20"
+
+
 # ---------------------------------------------------------------------------------------------
 # The bootstrap
 
