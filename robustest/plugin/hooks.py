@@ -207,7 +207,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             install_progress(session.config)
             rs.prepare()
             if reporter is not None and session.config.get_verbosity() >= 0 and not is_worker(session.config):
-                for line in rs.power_lines(planned_families(session.items).get("run") or None):  # before the corpus encode
+                for line in rs.power_lines(rs.checks.planned.get("run") or None):  # before the corpus encode
                     reporter.write_line(line)
     except RobustestError as exc:
         raise pytest.UsageError(str(exc)) from None
