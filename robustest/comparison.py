@@ -50,15 +50,6 @@ class Regression:
     def as_dict(self) -> dict[str, Any]:
         return _json_ready({f: getattr(self, f) for f in self.__dataclass_fields__})
 
-    @property
-    def queries_needed(self) -> int | None:
-        """About how many queries would settle an inconclusive comparison (None: decided, or no
-        number would)."""
-        if self.verdict is not Verdict.INCONCLUSIVE:
-            return None
-        lo, hi = self.difference_ci
-        return queries_needed(self.n_queries, lo, hi, self.difference, self.tolerance)
-
 
 def paired_scores(baseline: Mapping[str, Any], current: Mapping[str, Any]):
     """Align two family records on their common seeds and queries: (seeds, qids, clean_b,
