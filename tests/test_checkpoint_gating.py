@@ -177,3 +177,17 @@ def test_the_power_of_each_comparison_is_printed_before_the_corpus_is_encoded(py
     clean = next(line for line in lines[power:encoded] if "nDCG@10 vs baseline" in line)
     assert "30 queries resolve about ±" in clean and ("about " in clean or "within the tolerance" in clean)
     assert any("misspelling drop rate vs baseline" in line for line in lines[power:encoded])
+
+
+def test_under_xdist_the_clean_comparison_is_gated_and_the_baseline_kept(pytester, thirty_query_set, cache_dir, accepted_v1, checkpoints, tmp_path):
+    """Two workers, `-m misspelling`: no worker runs the clean comparison's test, each judges it
+    at its end, and the controller fails the run on it and keeps the baseline."""
+    baseline = tmp_path / "accepted.json"
+    baseline.write_bytes(accepted_v1.read_bytes())
+    result = gate(
+        pytester, thirty_query_set, cache_dir, "-n", "2", f"--retriever={checkpoints['v2']}", f"--robustest-baseline={baseline}",
+        "--robustest-update-baseline", "-m", "misspelling",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(["verdict: FAILED - *nDCG@10 vs baseline*", "*nDCG@10 vs baseline: judged at the end of the run*", f"baseline {baseline} kept: *"])
+    assert baseline.read_bytes() == accepted_v1.read_bytes()
