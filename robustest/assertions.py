@@ -258,14 +258,23 @@ def control_note(statistic: str, control_rate: float, difference, control: str =
     )
 
 
+NOTHING_ADDED = "the retriever also ranks random gold passages this high: the attack adds nothing significant"
+
+
+def adds_nothing(gate: GateResult, difference) -> bool:
+    """A poisoning gate that does not pass while its attack is not significantly above the
+    random-gold control (`difference`: attack minus control): the gate speaks of the retriever,
+    not of the attack."""
+    return difference is not None and not difference.significant and gate.verdict.value != "pass"
+
+
 def control_explanation(gate: GateResult, difference) -> str | None:
-    """Why a poisoning gate that does not pass says little about the attack when the attack is
-    not significantly above the control (None otherwise)."""
-    if difference is None or difference.significant or gate.verdict.value == "pass":
+    """Why such a gate (`adds_nothing`) says little about the attack; None otherwise."""
+    if not adds_nothing(gate, difference):
         return None
     return (
-        f"the retriever also ranks random gold passages this high: the attack adds nothing significant (the gate "
-        f"{VERDICT_VERBS[gate.verdict.value]} on how far any relevant passage injected into the corpus gets, not on the attack)"
+        f"{NOTHING_ADDED} (the gate {VERDICT_VERBS[gate.verdict.value]} on how far any relevant passage injected into the "
+        "corpus gets, not on the attack)"
     )
 
 

@@ -154,6 +154,7 @@ def regression_lines(run) -> list[str]:
 
 
 def poisoning_lines(poisoning) -> list[str]:
+    from ..assertions import NOTHING_ADDED, VERDICT_VERBS, adds_nothing
     from ..attacks.poisoning import CONTROL
 
     m = poisoning.measurement
@@ -175,12 +176,11 @@ def poisoning_lines(poisoning) -> list[str]:
             + ("" if d.significant else " (not significantly above the control)")
         )
         gate = getattr(poisoning, "gates", {}).get((a, n))
-        if gate is not None and not d.significant and gate.verdict.value != "pass":
+        if gate is not None and adds_nothing(gate, d):
             control = m.results[(CONTROL, n)].summary(k)[0] if (CONTROL, n) in m.results else float("nan")
-            verb = "fails" if gate.verdict.value == "fail" else "is inconclusive"
             lines.append(
-                f"    so the gate {gate.name} {verb} at {gate.drop_rate_mean * 100:.2f}% with {CONTROL} alone at {control * 100:.2f}%: "
-                "the retriever also ranks random gold passages this high: the attack adds nothing significant"
+                f"    so the gate {gate.name} {VERDICT_VERBS[gate.verdict.value]} at {gate.drop_rate_mean * 100:.2f}% "
+                f"with {CONTROL} alone at {control * 100:.2f}%: {NOTHING_ADDED}"
             )
     generated = sum(r.seconds for r in m.results.values())
     cached = sum(c for r in m.results.values() for c in r.cached if r.attack == "hotflip")
