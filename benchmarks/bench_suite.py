@@ -265,8 +265,8 @@ def instrument(timeline: Timeline, logs: list[EncodeLog], info: dict) -> None:
     """Wrap what a run loads and computes, for this process only."""
     from robustest.attacks.poisoning import Poisoning
     from robustest.perturb.guard import GuardModel
-    from robustest.plugin.checks import Checks
-    from robustest.plugin.session import RobustestSession
+    from robustest.engine.checks import Checks
+    from robustest.engine.session import RobustestSession
     from robustest.retrieval import CorpusIndex
 
     def timed_property(name: str, phase: str, after=None):

@@ -139,9 +139,9 @@ SUITE_ONLY = ("thresholds", "worst_case_thresholds", "update_baseline", "not_jud
 def evaluate(settings: Settings) -> int:
     """`robustest evaluate`: clean effectiveness; against a reference also the clean comparison,
     and a floor when given. Exit 1 when a gate it applies fails, 2 on a user mistake."""
-    from .plugin.finished import FinishedRun
-    from .plugin.outputs import write_outputs, write_trec_outputs
-    from .plugin.summary import summary_lines
+    from .engine.finished import FinishedRun
+    from .engine.outputs import write_outputs, write_trec_outputs
+    from .engine.summary import summary_lines
     from .settings import CI_PRESET, option_name
 
     from .families import family_configs, merge_tables
@@ -216,8 +216,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def announced_session(settings: Settings):
     """The session of `settings`, its header printed (what it will load)."""
-    from .plugin.session import RobustestSession
-    from .plugin.summary import header_lines
+    from .engine.session import RobustestSession
+    from .engine.summary import header_lines
 
     session = RobustestSession(settings)
     for line in header_lines(session, guard=False):

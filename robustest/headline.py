@@ -27,7 +27,7 @@ def undecided_queries(result) -> int | None:
 
 def headline(run) -> str:
     """`run`: anything with `gates`, `regressions`, `not_judged` and `passed` (a
-    plugin.finished.FinishedRun)."""
+    engine.finished.FinishedRun)."""
     judged = [*run.gates, *run.regressions]
     failed = [r.name for r in judged if r.verdict.value == "fail"]
     open_ = [r for r in judged if r.verdict.value == "inconclusive"]

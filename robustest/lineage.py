@@ -88,7 +88,7 @@ def compare_with_anchor(baseline: Mapping[str, Any], per_query: Mapping[str, Any
 
 
 def update_refusal(run, passed: bool) -> str | None:
-    """Why `run` (a plugin.finished.FinishedRun gated against a saved baseline) must not replace
+    """Why `run` (a engine.finished.FinishedRun gated against a saved baseline) must not replace
     it, or None when it was shown safe."""
     if not passed:
         return "this run did not pass"

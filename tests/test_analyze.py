@@ -18,10 +18,10 @@ POOLINGS = ("mean", "cls", "max")
 
 def save_real_run(path, dataset_dir, cache_dir, pooling):
     """Clean scores, the misspelling family and the geometry of one retriever, saved as the
-    plugin saves a run (plugin.record.run_file) without the pytest round trip."""
+    plugin saves a run (engine.record.run_file) without the pytest round trip."""
     from robustest.geometry import index_geometry
-    from robustest.plugin.record import run_file
-    from robustest.plugin.session import RobustestSession
+    from robustest.engine.record import run_file
+    from robustest.engine.session import RobustestSession
     from robustest.runs import save_run
     from robustest.settings import Settings
 

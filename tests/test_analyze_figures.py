@@ -29,11 +29,11 @@ MODELS = {"mean": "default", "cls": "default", "max": "default", "bm25": "bm25"}
 def save_run(path: Path, retriever: str, dataset: Path, cache_dir: Path, *, pooling: str | None = None, poisoning: bool = False) -> Path:
     """Clean scores, two families with their drop-rate gates, geometry (dense retrievers) and,
     if asked, a tiny corpus poisoning (2 HotFlip iterations, N = 2 and 3), saved as
-    --robustest-save saves a run (plugin.record.run_file) without the pytest round trip."""
+    --robustest-save saves a run (engine.record.run_file) without the pytest round trip."""
     from robustest.errors import RobustnessError
     from robustest.geometry import index_geometry
-    from robustest.plugin.record import run_file
-    from robustest.plugin.session import RobustestSession
+    from robustest.engine.record import run_file
+    from robustest.engine.session import RobustestSession
     from robustest.runs import save_run as save
     from robustest.settings import Settings
 

@@ -201,8 +201,8 @@ class Data:
 
 @pytest.fixture(scope="module")
 def data(small_cranfield, tmp_path_factory) -> Data:
-    from robustest.plugin.record import run_file
-    from robustest.plugin.session import RobustestSession
+    from robustest.engine.record import run_file
+    from robustest.engine.session import RobustestSession
     from robustest.runs import save_run
     from robustest.settings import Settings
 

@@ -94,7 +94,7 @@ def entry_line(stdout: str) -> Path:
 
 def clean_score(dataset: Path, cache: Path) -> tuple[bool, float]:
     """What the next suite run sees: (cache hit, clean nDCG@10), through the plugin's session."""
-    from robustest.plugin.session import RobustestSession
+    from robustest.engine.session import RobustestSession
     from robustest.settings import Settings
 
     session = RobustestSession(Settings.from_sources({"dataset": str(dataset), "cache_dir": str(cache)}, {}))

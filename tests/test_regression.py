@@ -270,7 +270,7 @@ def test_bad_baselines_are_one_clear_line(pytester, cache_dir, saved_default_run
 
 
 def test_encoder_settings_that_differ_from_the_baseline_are_named(tmp_path):
-    from robustest.plugin.reference import SavedReference
+    from robustest.engine.reference import SavedReference
 
     base, _ = synthetic(n=5)
     run = {"schema": RUN_SCHEMA, "robustest_version": "x", "retriever": {"dtype": "float32", "pooling": "mean"}, "dataset": {}, "effectiveness": {}, "per_query": {}, "families": {"misspelling": base}}

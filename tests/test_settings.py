@@ -108,7 +108,7 @@ def test_pyproject_values_are_type_checked():
 def test_a_family_measure_or_k_deeper_than_top_k_is_refused():
     with pytest.raises(RobustestError, match="top-k=5 retrieves fewer documents than nDCG@10, R@100, RR@10 scores; raise it to --robustest-top-k=100"):
         Settings.from_sources({"top_k": 5}, {})  # nDCG@10 would be scored on 5 documents
-    from robustest.plugin.session import RobustestSession
+    from robustest.engine.session import RobustestSession
 
     with pytest.raises(RobustestError, match="misspelling needs the top 50 documents .* raise --robustest-top-k to 50"):
         RobustestSession(Settings(top_k=20, measures=("nDCG@10",)), {"misspelling": {"k": 50}})

@@ -20,7 +20,7 @@ from robustest.stats import Verdict, apply_holm
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "custom_checks"
 SUITE = Path(__file__).resolve().parents[1] / "robustest" / "suites" / "test_query_families.py"
-ROBUSTEST_LINES = re.compile(r"def enforce|_judged|def _judge|def _decide|__tracebackhide__|robustest/(errors|assertions|stability)\.py|robustest/plugin/")
+ROBUSTEST_LINES = re.compile(r"def enforce|_judged|def _judge|def _decide|__tracebackhide__|robustest/(errors|assertions|stability)\.py|robustest/(plugin|engine)/")
 
 
 def naturalizing_args(pytester, cache_dir, dataset, table: str = "") -> list[str]:
@@ -53,7 +53,7 @@ def test_a_failing_gate_is_a_few_lines_naming_the_test_with_each_variant_once(py
     # --fulltrace keeps everything pytest would show
     full = pytester.runpytest_subprocess(*args, "-k", "drop_rate and naturalizing", "--robustest-inconclusive=fail", "--fulltrace")
     full.assert_outcomes(failed=1)
-    assert "def _judge(" in full.stdout.str() and "robustest/plugin/checks.py" in full.stdout.str()
+    assert "def _judge(" in full.stdout.str() and "robustest/engine/checks.py" in full.stdout.str()
 
 
 PROPERTIES = '''
@@ -195,7 +195,7 @@ def test_a_poisoning_gate_states_the_attack_against_its_control():
         assert_attack_success(hotflip, 0.3, control=attack("random_gold", slice(0, 10), n=50))
 
     # the summary's poisoning lines say the same beside the gate
-    from robustest.plugin.summary import poisoning_lines
+    from robustest.engine.summary import poisoning_lines
     from robustest.stats import compare_rates
 
     with pytest.raises(RobustnessError) as again:

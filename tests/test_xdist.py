@@ -111,7 +111,7 @@ def test_loadgroup_keeps_a_family_on_one_worker(pytester):
 
 
 def test_merge_keeps_one_count_of_shared_draws_and_joins_tables():
-    from robustest.plugin.finished import FinishedRun, merge
+    from robustest.engine.finished import FinishedRun, merge
     from robustest.settings import Settings
 
     def part(guards, extras, lines, poisoning):

@@ -56,7 +56,7 @@ class Run:
     @property
     def session(self):
         if self._session is None:
-            from .session import RobustestSession
+            from ..engine.session import RobustestSession
 
             if self.table_error is not None:
                 raise self.table_error
@@ -189,7 +189,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     run.active = run.active or any(FIXTURES & set(getattr(item, "fixturenames", ())) for item in session.items)
     if not run.active:
         return
-    from . import summary
+    from ..engine import summary
 
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     try:
@@ -297,7 +297,7 @@ def judged_call(item: pytest.Item):
             run.session.checks.search = None
     else:
         outcome = yield
-    from .summary import junit_properties
+    from ..engine.summary import junit_properties
 
     seen = {id(r) for r in before}
     for result in record.judged():
@@ -343,7 +343,7 @@ def pytest_testnodedown(node, error) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    from .outputs import write_outputs
+    from ..engine.outputs import write_outputs
 
     config = session.config
     run = get_run(config)
@@ -355,8 +355,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             return
         run.finished, run.header, trec = merged
     elif run.started and run.session.measured:
-        from .finished import FinishedRun
-        from .outputs import write_trec_outputs
+        from ..engine.finished import FinishedRun
+        from ..engine.outputs import write_trec_outputs
 
         if run.session.reference is not None:  # gated whatever -m/-k selected
             try:
@@ -365,7 +365,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 run.outputs.append(f"ERROR: the clean comparison with the reference: {exc}")
         run.finished, trec = FinishedRun.of(run.session), write_trec_outputs(run.session)
         if is_worker(config):
-            from .summary import header_lines
+            from ..engine.summary import header_lines
             from .workers import send
 
             return send(config, run.finished, header_lines(run.session), trec)
@@ -386,7 +386,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     run = get_run(config)
     if run.finished is None:
         return
-    from .summary import summary_lines
+    from ..engine.summary import summary_lines
 
     terminalreporter.section("robustest")
     for line in [*run.header, *summary_lines(run.finished)]:
@@ -404,7 +404,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def robustest_session(request: pytest.FixtureRequest):
-    """The run's settings and everything it loaded (robustest.plugin.session)."""
+    """The run's settings and everything it loaded (robustest.engine.session)."""
     return get_session(request.config)
 
 
@@ -434,5 +434,5 @@ def clean_evaluation(robustest_session):
 
 @pytest.fixture(scope="session")
 def robustness(robustest_session):
-    """Gates and property searches for the shipped suites (robustest.plugin.checks)."""
+    """Gates and property searches for the shipped suites (robustest.engine.checks)."""
     return robustest_session.checks

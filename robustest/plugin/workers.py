@@ -84,7 +84,7 @@ class Parts:
 
     def merged(self):
         """(FinishedRun, header lines, output lines of the workers), or None when no worker measured anything."""
-        from .finished import merge
+        from ..engine.finished import merge
 
         if not self.sent:
             return None

@@ -42,7 +42,7 @@ class Record:
 
 def run_file(run) -> dict[str, Any]:
     """A finished run as robustest.runs stores it (schema RUN_SCHEMA). `run`: a
-    plugin.finished.FinishedRun, or a RobustestSession (what it measured so far)."""
+    engine.finished.FinishedRun, or a RobustestSession (what it measured so far)."""
     from .. import __version__
     from ..headline import headline
     from ..lineage import lineage_after

@@ -59,7 +59,7 @@ def guard_description(session) -> str:
 
 
 def summary_lines(run) -> list[str]:
-    """The terminal summary of a plugin.finished.FinishedRun."""
+    """The terminal summary of a engine.finished.FinishedRun."""
     cache = "off" if run.cache_path is None else ("hit" if run.cache_hit else "miss, now stored")
     if run.cache_hit is None:
         cache = "not used (lexical retriever)"

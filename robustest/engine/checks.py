@@ -44,7 +44,7 @@ class Checks:
         self.planned: dict[str, set[str]] = {}
         self.prefetch_one_family = False  # a pytest-xdist worker: the other families' tests may run elsewhere
         self._prefetched: set[str] = set()
-        self._poisoning = None  # plugin.poisoning.PoisoningChecks, built when a poisoning test asks
+        self._poisoning = None  # engine.poisoning.PoisoningChecks, built when a poisoning test asks
         self.search = None  # the running property search's progress.Task, set by the plugin
 
     def __repr__(self) -> str:  # a failing test prints its fixtures: say what this is, briefly
@@ -329,7 +329,7 @@ class Checks:
 
     @property
     def poisoning(self):
-        """Poisoning gates and measurements (robustest.plugin.poisoning.PoisoningChecks)."""
+        """Poisoning gates and measurements (robustest.engine.poisoning.PoisoningChecks)."""
         if self._poisoning is None:
             from .poisoning import PoisoningChecks
 

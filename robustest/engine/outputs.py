@@ -17,7 +17,7 @@ def attempt(lines: list[str], write: Callable[[], object], done: str, failed: st
 
 def write_outputs(run, passed: bool = True) -> list[str]:
     """Write the run file, baseline and HTML report the settings ask for, from a
-    plugin.finished.FinishedRun; return one line per file: where it went, or why not
+    engine.finished.FinishedRun; return one line per file: where it went, or why not
     ("ERROR: ..."). `passed`: every test of the run passed (the baseline may then move)."""
     from ..runs import save_run
     from ..settings import same_file
