@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.robustest-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test bench wordnet chromium r shellcheck clean
+.PHONY: install demo test docs bench wordnet chromium r shellcheck clean
 
 install: $(STAMP)
 
@@ -60,6 +60,10 @@ demo: install
 
 test: install
 	$(BIN)/pytest tests/ --durations=15
+
+# The documentation site, warnings as errors (tests/test_docs.py builds it too).
+docs: install
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 bench: install
 	$(BIN)/python benchmarks/bench_encode_cache.py
