@@ -11,7 +11,7 @@ Each reports wall time (the whole call: Ray start, actor start and model load, e
 writes, assembly, the cache entry), Ray start-up, and passages/s. The Ray entries are checked
 equal to the one-process entry to 1e-5.
 
-Two measurements apart from the model, as inputs of the scale estimate (docs/scale.md):
+Two measurements apart from the model, as inputs of the scale estimate (docs/how-to/scale-out.md):
 
   per-shard  the Ray path with 1 actor and a retriever that costs nothing (zero vectors of
              dimension 384), over 1 to 140 shards: a line through wall time against shards

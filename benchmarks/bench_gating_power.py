@@ -1,8 +1,8 @@
 """How well the power estimate (robustest.power, printed before anything is encoded) matches the
-CIs a gated run then realises, and what a 30- and a 225-query set decide (docs/gating.md).
+CIs a gated run then realises, and what a 30- and a 225-query set decide (docs/explanation/gate-statistics.md).
 
 Input: pairs of run files, a baseline saved with --robustest-save and a checkpoint's run gated
-against it with --robustest-save. The figures in docs/gating.md came from cranfield (the first 30
+against it with --robustest-save. The figures in docs/explanation/gate-statistics.md came from cranfield (the first 30
 judged queries over 400 documents, and all 225 over 1,400), all-MiniLM-L6-v2 as v1 and v3 = every
 weight noised at 0.15 x its std (tests/conftest.py: noised_checkpoint), the shipped suites with
 -m "not poisoning" --robustest-ci:

@@ -3,7 +3,7 @@
 Both make one misspelled variant per query per seed, on the same 1,000 real queries, in one
 process, for each of the paper's five seeds:
 
-  robustest   `perturb_queries(queries, "misspelling", seed)`: six ops as edit plans, one
+  robustest   `perturb_queries(queries, "misspelling", seed, sample_typos)`: six ops as edit plans, one
               candidate per op, then one of the six (`robustest.perturb.typos.sample_typos`)
   textattack  TextAttack 0.3.11 as the paper ran it: one `Augmenter` per transformation
               (the six of `paper_misspelling_transformations()`, random_one=True) with
@@ -41,7 +41,7 @@ from robustest import __version__  # noqa: E402
 from robustest.data import load_beir  # noqa: E402
 from robustest.data.default_collection import default_collection_path  # noqa: E402
 from robustest.files import write_json  # noqa: E402  (temp file + os.replace)
-from robustest.perturb import PAPER_SEEDS, perturb_queries  # noqa: E402
+from robustest.perturb import PAPER_SEEDS, perturb_queries, sample_typos  # noqa: E402
 from robustest.perturb.words import split_words  # noqa: E402
 
 SCHEMA = 1
@@ -111,7 +111,7 @@ class TextAttackPaperPipeline:
 
 
 def run_robustest(queries: dict[str, str], seed: int) -> dict[str, str]:
-    perturbed = perturb_queries(queries, "misspelling", seed)
+    perturbed = perturb_queries(queries, "misspelling", seed, sample_typos)
     return {v.query_id: v.text for v in perturbed.variants}
 
 

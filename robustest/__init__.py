@@ -33,6 +33,8 @@ _PUBLIC = {
     "RobustestError": "robustest.errors",
     "NotJudged": "robustest.errors",
     "load_dataset": "robustest.data",
+    "check": "robustest.checking",
+    "Report": "robustest.report_card",
 }
 
 __all__ = [*_PUBLIC, "__version__"]

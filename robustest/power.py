@@ -16,7 +16,7 @@ and baseline, sd = s * sqrt(2 (1 - rho)). Both assumptions lean towards more que
 - the clean comparison: the clean scores, with rho the lowest correlation between the baseline's
   clean and perturbed per-query scores over its families (the largest change of input it
   measured; 0 without families).
-docs/gating.md compares these estimates with the CIs realised on a 30- and a 225-query set. The
+docs/explanation/gate-statistics.md compares these estimates with the CIs realised on a 30- and a 225-query set. The
 comparisons' own CIs, after the run, are what decide.
 """
 

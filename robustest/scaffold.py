@@ -16,7 +16,7 @@ def settings_table() -> str:
     from .families import FAMILIES, family_configs
 
     lines = [
-        "# Paste into your pyproject.toml and uncomment what you change (robustest's README explains each key).",
+        "# Paste into your pyproject.toml and uncomment what you change (the options reference of robustest's docs explains each key).",
         "# [tool.robustest]",
         "# seeds = [1999, 5, 27, 2016, 2026]   # every family",
     ]

@@ -110,3 +110,27 @@ def test_a_small_cold_run_end_to_end(tmp_path, small_cranfield):
     summary = report["summary"]
     assert summary["suite_over_evaluate"] > 0 and summary["suite_over_floor"] > 0
     assert "phase" in done.stdout and "suite / evaluate" in done.stdout
+
+
+def test_reproduce_docs_reads_the_measured_table_of_the_performance_page():
+    """benchmarks/reproduce_docs.py checks the drop rates printed in docs/explanation/performance.md:
+    its parser finds every checked gate and clean score there (the page is the only copy)."""
+    saved = list(sys.path)
+    try:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        spec = importlib.util.spec_from_file_location("reproduce_docs_under_test", REPO / "benchmarks" / "reproduce_docs.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        expected = module.expected_from_page()
+    finally:
+        sys.path[:] = saved
+    families = {"misspelling", "naturalizing", "case", "punctuation", "whitespace", "reordering", "synonymizing"}
+    assert set(expected) == {"default", "cranfield"}
+    for name, clean in (("default", 0.4401), ("cranfield", 0.3819)):
+        assert set(expected[name]) == families | {"clean nDCG@10"}
+        assert expected[name]["clean nDCG@10"] == clean
+        for family in families:
+            mean, std, low, high, verdict = expected[name][family]
+            assert low <= high and std >= 0 and verdict in {"pass", "fail", "inconclusive"}
+    assert expected["default"]["misspelling"] == (18.98, 2.13, 14.66, 23.17, "inconclusive")
+    assert expected["cranfield"]["synonymizing"] == (7.68, 1.44, 5.25, 10.14, "pass")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # After gate.sh passed: commit the accepted run in the runs worktree and push the runs branch,
 # only when the file changed (robustest replaced it, or this is the first accepted run) and
-# only for a push to $ACCEPT_REF. docs/ci.md explains the recipe.
+# only for a push to $ACCEPT_REF. docs/tutorial/gate-in-ci.md explains the recipe.
 #
 #   RUNS_BRANCH, RUNS_DIR, ACCEPTED   as for gate.sh
 #   ACCEPT_REF   the only ref whose runs are accepted   default: refs/heads/main

@@ -2,7 +2,7 @@
 # Gate one retriever checkpoint against the last accepted robustest run, kept as $ACCEPTED on
 # the branch $RUNS_BRANCH of origin. Run from the root of the repository's checkout; the
 # runs branch is checked out as a git worktree in $RUNS_DIR, outside the checkout, so no file
-# of the checkout is touched. docs/ci.md explains the recipe.
+# of the checkout is touched. docs/tutorial/gate-in-ci.md explains the recipe.
 #
 #   CHECKPOINT   the retriever under test: a model folder (any --retriever value)   required
 #   DATASET      the test collection: a BEIR folder (any --robustest-dataset value) required

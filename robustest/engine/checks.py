@@ -26,10 +26,15 @@ import numpy as np
 
 from ..assertions import assert_drop_rate, assert_rank_stable, assert_top_k_unchanged
 from ..errors import NotJudged, RobustestError, RobustnessError, enforce
-from ..families import FAMILIES, FamilyConfig, MissingResource, Perturber, perturber
+from ..families import FAMILIES, perturber
+from ..family_config import FamilyConfig
+from ..perturb.loaders import MissingResource
+from ..perturb.protocol import Perturber
 from ..stability import FamilyRun, first_relevant, perturb_seeds, score_family
 from ..stats import GateResult
 from .session import settle_heap
+
+MIN_T = 2.0  # clean vs random ranking: about a one-sided 2.5% test on the paired per-query differences
 
 
 class Checks:
@@ -53,7 +58,7 @@ class Checks:
 
     def config(self, family: str) -> FamilyConfig:
         if family not in self.session.families:
-            from ..families import CUSTOM_HINT, FAMILIES
+            from ..family_config import CUSTOM_HINT
 
             raise RobustestError(f"{family!r} is not a family ({', '.join(FAMILIES)}); {CUSTOM_HINT}")
         return self.session.families[family]
@@ -224,6 +229,36 @@ class Checks:
 
         self.record.regression(result)
         return enforce(result, self.session.settings.inconclusive, format_regression, stacklevel=4)
+
+    def clean_effectiveness(self) -> None:
+        """The retriever must beat a random ranking of the same corpus by a clear margin (a broken
+        checkpoint, a wrong pooling or a tokenizer mismatch usually does not) and, with
+        --robustest-effectiveness-floor, reach that floor. Every robustness number is relative to
+        the clean score, so it must be meaningful. Raises RobustnessError otherwise."""
+        __tracebackhide__ = True
+        from ..metrics import parse_measures
+        from ..random_ranking import paired_margin, random_ranking_scores
+
+        session = self.session
+        measure = session.measures[0]
+        clean = session.clean_evaluation
+        ours = clean.scores[measure]
+        cutoff = parse_measures([measure])[0].params.get("cutoff") or session.settings.top_k
+        by_query = random_ranking_scores(session.dataset, measure, depth=cutoff)
+        random = np.array([by_query[q] for q in clean.qids])
+        margin, t = paired_margin(ours, random)
+        self.add("random_baseline", {measure: float(random.mean())}, f"{measure:>12} of a random ranking = {random.mean():.4f} (margin {margin:+.4f}, paired t = {t:.1f})")
+        if not (t > MIN_T and margin > 0):
+            raise RobustnessError(
+                f"{measure} = {ours.mean():.4f} is not clearly better than a random ranking "
+                f"({random.mean():.4f}; paired t = {t:.2f} <= {MIN_T}): check the model, its pooling and prompts"
+            )
+        floor = session.settings.effectiveness_floor
+        if floor is not None:
+            floor_measure = floor[0] or measure
+            value = clean.mean(floor_measure)
+            if value < floor[1]:
+                raise RobustnessError(f"{floor_measure} = {value:.4f} is below the floor {floor[1]} (--robustest-effectiveness-floor)")
 
     # -- worst-case search ----------------------------------------------------------------------
     def worst_case(self, family: str):

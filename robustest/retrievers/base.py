@@ -52,7 +52,7 @@ def check_retriever(obj: object, origin: str) -> object:
     if missing:
         raise RobustestError(
             f"{origin} returned {type(obj).__name__}, which lacks {', '.join(missing)}; "
-            f"a retriever needs {', '.join(REQUIRED_MEMBERS)} (see README, 'Your own retriever')"
+            f"a retriever needs {', '.join(REQUIRED_MEMBERS)} (see docs/tutorial/your-model-and-data.md, 'Your own retriever')"
         )
     if not hasattr(obj, "build_searcher") and obj.similarity not in SIMILARITIES:
         raise RobustestError(
