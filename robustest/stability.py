@@ -137,7 +137,11 @@ def perturb_seeds(
 ) -> tuple[Perturbed, ...]:
     """One Perturbed per seed: the variants of the clean queries (nothing encoded here)."""
     queries = {q: t for q, t in zip(clean.qids, clean.texts)}
-    perturb = perturb or (lambda qs, seed: perturb_queries(qs, family, seed))
+    if perturb is None:
+        from .families import sampler  # the registry: only for a family's own sampler
+
+        own = sampler(family)
+        perturb = lambda qs, seed: perturb_queries(qs, family, seed, own)  # noqa: E731
     return tuple(perturb(queries, seed) for seed in seeds)
 
 

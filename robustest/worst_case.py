@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .family_config import default_margin
 from .perturb.base import NoLegalEdit
 from .stability import first_relevant
 
@@ -194,11 +195,6 @@ class WorstCase:
 
 def _number(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
-
-
-def default_margin(k: int) -> int:
-    """Searched queries start at rank <= k // 2 (at least 1): inside the top k, not on its edge."""
-    return max(1, k // 2)
 
 
 @dataclass(frozen=True)

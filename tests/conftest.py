@@ -116,6 +116,21 @@ def query_suite_args(pytester, cache_dir, dataset, table: str = "") -> list[str]
     ]
 
 
+def validate_run_file(path: str | Path) -> dict:
+    """The run file at `path`, checked against the published schema
+    (robustest/resources/run.schema.json): a mismatch fails the test, listing every violation."""
+    import json
+    from importlib.resources import files
+
+    import jsonschema
+
+    schema = json.loads(files("robustest").joinpath("resources/run.schema.json").read_text(encoding="utf-8"))
+    run = json.loads(Path(path).read_text(encoding="utf-8"))
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(run), key=lambda e: e.json_path)
+    assert not errors, f"{path} does not match robustest/resources/run.schema.json:\n" + "\n".join(f"{e.json_path}: {e.message[:300]}" for e in errors[:20])
+    return run
+
+
 def write_beir(folder: Path, docs: dict, queries: dict, qrels: dict, split: str = "test") -> Path:
     """A BEIR folder from plain dicts: docs {id: (title, text)}, queries {id: text}, qrels {qid: {did: rel}}."""
     import json

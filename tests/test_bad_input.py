@@ -45,6 +45,7 @@ from robustest.cli import main
 from robustest.data import load_beir
 from robustest.errors import RobustestError
 from robustest.families import FAMILIES, Family, register_family, unregister_family
+from robustest.families import sampler as family_sampler
 from robustest.files import TEMP_NAME
 from robustest.perturb import NoLegalEdit, perturb_queries, rng_for
 from robustest.perturb.synonyms import SemanticGuard, sample_synonyms, wordnet_sampler
@@ -520,6 +521,7 @@ add("dataset", "plugin-unknown-query-in-qrels", 4, r"^ERROR: .*qrels/test\.tsv:\
 # the value. test_every_option_has_a_bad_value_case keeps this table complete.
 BAD_VALUES = {  # option -> (bad value, what the one error line must say)
     "device": ("gpu7", r"--robustest-device: 'gpu7' is not a device"),
+    "dataset_fields": ("doc=docid", r"--robustest-dataset-fields: unknown key 'doc'; the known keys are id, title, text"),
     "dtype": ("float64", r"--robustest-dtype: 'float64' is not one of auto, float32"),
     "batch_size": ("0", r"--robustest-batch-size: '0' must be at least 1"),
     "pooling": ("avg", r"--robustest-pooling: 'avg' is not one of mean, cls"),
@@ -573,9 +575,9 @@ add("option", "pyproject-ini-options-max-queries", 4, r"^ERROR: ini key robustes
     lambda e: e.pytest(files={"pyproject.toml": '[tool.pytest.ini_options]\nrobustest_max_queries = "-1"\n'}))
 add("option", "ini-seeds-twice", 4, r"^ERROR: ini key robustest_seeds = '1999,5,1999': seed 1999 given twice",
     lambda e: e.pytest(files={"pytest.ini": "[pytest]\nrobustest_seeds = 1999,5,1999\n"}))
-add("option", "ini-thresholds-unknown-family", 4, r"^ERROR: --robustest-thresholds: 'mispelling' is not a family",
+add("option", "ini-thresholds-unknown-family", 4, r"^ERROR: 'mispelling' in --robustest-thresholds \(or the ini key robustest_thresholds\) names no registered family \(misspelling, .*register_family",
     lambda e: e.pytest(files={"pytest.ini": "[pytest]\nrobustest_thresholds = mispelling=0.2\n"}))
-add("option", "ini-thresholds-unknown-family-with-a-robustest-option", 4, r"^ERROR: --robustest-thresholds: 'mispelling' is not a family",
+add("option", "ini-thresholds-unknown-family-with-a-robustest-option", 4, r"^ERROR: 'mispelling' in --robustest-thresholds \(or the ini key robustest_thresholds\) names no registered family \(misspelling, ",
     lambda e: e.pytest("--retriever=bm25", f"--robustest-dataset={e.data.beir}", files={"pytest.ini": "[pytest]\nrobustest_thresholds = mispelling=0.2\n"}))
 add("option", "top-k-below-measure-cutoff", 4, r"^ERROR: --robustest-top-k=50 retrieves fewer documents than R@100",
     lambda e: e.pytest("--robustest-top-k=50"))
@@ -587,7 +589,7 @@ add("option", "update-baseline-without-baseline", 4, r"^ERROR: --robustest-updat
     lambda e: e.pytest("--robustest-update-baseline"))
 add("option", "family-set-unknown-key", 4, r"^ERROR: \[tool\.robustest\.misspelling\]: unknown key 'kk'",
     lambda e: e.pytest("--robustest-family-set=misspelling.kk=3"))
-add("option", "family-set-unknown-family", 4, r"^ERROR: \[tool\.robustest\] has unknown key\(s\) mispelling",
+add("option", "family-set-unknown-family", 4, r"^ERROR: 'mispelling' in --robustest-family-set \(or the ini key robustest_family_set\) names no registered family \(misspelling, ",
     lambda e: e.pytest("--robustest-family-set=mispelling.k=3"))
 add("option", "family-set-confidence", 4, r"^ERROR: \[tool\.robustest\.reordering\]: confidence = '1\.5': '1\.5' must be between 0 and 1",
     lambda e: e.pytest("--robustest-family-set=reordering.confidence=1.5"))
@@ -618,7 +620,7 @@ pyproject_case("seeds-empty", "[tool.robustest]\nseeds = []\n", r"^ERROR: \[tool
 pyproject_case("seeds-fractional", "[tool.robustest]\nseeds = [1.5]\n", r"^ERROR: \[tool\.robustest\]: seeds = \[1\.5\]: .*not a list of whole numbers")
 pyproject_case("unknown-key", "[tool.robustest]\ntresholds = 0.1\n", r"^ERROR: \[tool\.robustest\] has unknown key\(s\) tresholds; use threshold")
 pyproject_case("family-name-as-a-key", "[tool.robustest]\nmisspelling = 0.2\n", r"^ERROR: \[tool\.robustest\] has unknown key\(s\) misspelling")
-pyproject_case("unknown-family-table", "[tool.robustest.mispelling]\nk = 20\n", r"^ERROR: \[tool\.robustest\] has unknown key\(s\) mispelling.*register_family")
+pyproject_case("unknown-family-table", "[tool.robustest.mispelling]\nk = 20\n", r"^ERROR: \[tool\.robustest\.mispelling\] in .*pyproject\.toml names no registered family \(misspelling, .*register_family")
 pyproject_case("k-zero", "[tool.robustest.misspelling]\nk = 0\n", r"^ERROR: \[tool\.robustest\.misspelling\]: k = 0: 0 must be at least 1")
 pyproject_case("k-a-string", '[tool.robustest.misspelling]\nk = "ten"\n', r"^ERROR: \[tool\.robustest\.misspelling\]: k = 'ten': 'ten' is not a whole number")
 pyproject_case("k-fractional", "[tool.robustest.reordering]\nk = 2.5\n", r"^ERROR: \[tool\.robustest\.reordering\]: k = 2\.5: 2\.5 is not a whole number")
@@ -931,8 +933,8 @@ perturb_case("substitutions-empty-key", RobustestError, r"substitution '' -> 'x'
 perturb_case("from-function-not-callable", RobustestError, r"Family\.from_function needs a function of the query, got 42", lambda: Family.from_function(42, name="n"))
 perturb_case("from-function-returns-int", RobustestError, r"shout returned int for .*it must return the perturbed query as a str", sample(Family.from_function(lambda q: 5, name="shout")))
 perturb_case("from-function-no-change", NoLegalEdit, r"same leaves .* unchanged", sample(Family.from_function(lambda q: q, name="same")))
-perturb_case("perturb-unknown-family", RobustestError, r"'teleporting' has no sampler; families with one: misspelling", lambda: perturb_queries({"1": QUERY}, "teleporting", 1999))
-perturb_case("perturb-no-queries", None, r"returned Perturbed\(family='misspelling', seed=1999, variants=\(\), skipped=\{\}\)", lambda: perturb_queries({}, "misspelling", 1999))
+perturb_case("perturb-unknown-family", RobustestError, r"'teleporting' has no sampler; families with one: misspelling", lambda: family_sampler("teleporting"))
+perturb_case("perturb-no-queries", None, r"returned Perturbed\(family='misspelling', seed=1999, variants=\(\), skipped=\{\}\)", lambda: perturb_queries({}, "misspelling", 1999, family_sampler("misspelling")))
 perturb_case("synonyms-unknown-pos", ValueError, r"pos='noun' is not a part-of-speech mode; use one of wordnet-majority, any", lambda: sample_synonyms(QUERY, random.Random(0), pos="noun"))
 perturb_case("wordnet-sampler-unknown-pos", ValueError, r"pos='verbs' is not a part-of-speech mode", lambda: wordnet_sampler(pos="verbs"))
 perturb_case("guard-no-tries", ValueError, r"tries=0 must be at least 1", lambda: SemanticGuard(None, tries=0))

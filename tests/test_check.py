@@ -186,3 +186,20 @@ def test_robustest_check_exits_1_when_a_gate_fails(small_cranfield, cache_dir, t
          f"--cache-dir={cache_dir}", "--seeds=1999,5", "--thresholds=misspelling=0.0001"], capture_output=True, text=True, cwd=tmp_path)
     assert cli.returncode == 1, cli.stdout[-2000:] + cli.stderr[-2000:]
     assert "verdict: FAILED" in cli.stdout and "failed: misspelling drop rate" in cli.stdout
+
+
+def test_check_and_the_suites_read_a_table_dataset_through_its_field_mapping(small_cranfield, cache_dir, tmp_path):
+    """--robustest-dataset-fields reaches the run (session), not only `robustest convert`."""
+    from robustest.data import load_beir
+    from test_dataset_formats import CUSTOM_FIELDS, write_custom_csv
+
+    folder = write_custom_csv(load_beir(small_cranfield), tmp_path / "custom")
+    mapping = dict(pair.split("=") for pair in CUSTOM_FIELDS.split(","))
+    beir = robustest.check("default", dataset=str(small_cranfield), families=[], cache_dir=str(cache_dir), verbose=False)
+    table = robustest.check("default", dataset=str(folder), dataset_fields=mapping, families=[], cache_dir=str(cache_dir), verbose=False)
+    assert table.run["effectiveness"] == pytest.approx(beir.run["effectiveness"], abs=1e-9)
+    saved = tmp_path / "suite.json"
+    done = pytest_suites([str(SUITES / "test_effectiveness.py"), f"--robustest-dataset={folder}", f"--robustest-dataset-fields={CUSTOM_FIELDS}",
+                          f"--robustest-cache-dir={cache_dir}", f"--robustest-save={saved}"], tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert json.loads(saved.read_text())["effectiveness"] == pytest.approx(beir.run["effectiveness"], abs=1e-9)

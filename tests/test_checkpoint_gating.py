@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import noised_checkpoint
+from conftest import noised_checkpoint, validate_run_file
 from robustest.comparison import compare_effectiveness, compare_family
 from robustest.lineage import accepted, anchor_of, compare_with_anchor, lineage_after, update_refusal
 from robustest.runs import load_run
@@ -149,6 +149,7 @@ def test_a_wrecked_checkpoint_fails_on_its_clean_score_whatever_is_selected(pyte
     assert result.ret == pytest.ExitCode.TESTS_FAILED, text[-3000:]
     result.stdout.fnmatch_lines(["verdict: FAILED - *nDCG@10 vs baseline*", "nDCG@10 vs baseline * fail", "*nDCG@10 vs baseline: judged at the end of the run*"])
     run = load_run(saved)
+    validate_run_file(saved)
     assert run["verdict"].startswith("FAILED") and run["comparison"]["judged_outside_tests"] == ["nDCG@10 vs baseline"]
     assert '<span class="verdict fail">FAILED</span>' in html.read_text()  # the report opens with the verdict
 

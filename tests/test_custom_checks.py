@@ -15,6 +15,7 @@ from conftest import failure_sections
 from robustest import Family, NoLegalEdit, RobustestError, register_family, unregister_family
 from robustest import families as F
 from robustest import strategies as rst
+from robustest.settings import parse_thresholds
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "custom_checks"
 # The shipped gate of the family the examples register: the examples run beside it, as documented.
@@ -92,7 +93,7 @@ def test_register_family_checks_the_definition(registry):
 
 
 def test_thresholds_of_unregistered_families_are_refused_after_registration(registry):
-    thresholds = F.parse_thresholds("abbreviations=0.3")  # read before any conftest registered it
+    thresholds = parse_thresholds("abbreviations=0.3")  # read before any conftest registered it
     with pytest.raises(RobustestError, match="'abbreviations' is not a family.*register_family"):
         F.family_configs({}, thresholds=thresholds)
     register_family(Family.substitutions({"with": "w/"}, name="abbreviations"))
@@ -239,3 +240,79 @@ def test_the_shipped_suites_gate_a_registered_family(pytester, small_cranfield, 
     # PASSED shares the test's line, or follows a progress line when the corpus is encoded cold
     assert re.search(r"test_drop_rate\[no_of\][\s\S]*?PASSED", result.stdout.str())
     result.stdout.fnmatch_lines(["  no_of: one edit breaks * queries *", "*no_of drop rate * 50.0% * pass"])
+
+
+# -- a registered family's [tool.robustest.<name>] table, wherever its conftest sits ---------------
+
+REGISTERS_ABBREVIATIONS = (
+    "from robustest import Family, register_family\n"
+    "register_family(Family.substitutions({'temperature': 'temp'}, name='abbreviations'))\n"
+)
+READS_ITS_SETTINGS = (
+    "def test_the_settings_reach_the_family(request):\n"
+    "    from robustest.plugin.hooks import get_session\n"
+    "    config = get_session(request.config).families['abbreviations']\n"
+    "    assert (config.threshold, config.k) == (0.3, 20)\n"
+)
+ABBREVIATIONS_TABLE = "[tool.robustest.abbreviations]\nthreshold = 0.3\n"
+
+
+def run_here(pytester, *args):
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--rootdir={pytester.path}", "-c", str(pytester.path / "pyproject.toml"), *args)
+
+
+def unregistered_error(pytester, named: str) -> str:
+    builtins = ", ".join(name for name in F.FAMILIES if name in F.BUILTIN)  # the subprocess registers none of its own
+    return (
+        f"ERROR: {named} names no registered family ({builtins}): register it with robustest.register_family in a conftest.py that pytest "
+        f"loads before collecting the tests that use it (the rootdir's {pytester.path}/conftest.py, or one in a test folder you pass), "
+        "or in a plugin (-p module); with --pyargs, put the conftest.py in the installed package's test folder or use -p"
+    )
+
+
+def test_a_family_registered_in_a_test_folder_reads_its_table(pytester):
+    """The conftest of tests/sub loads only when pytest collects tests/sub, after configure."""
+    pytester.makepyprojecttoml(ABBREVIATIONS_TABLE)
+    sub = pytester.mkdir("tests") / "sub"
+    sub.mkdir()
+    (sub / "conftest.py").write_text(REGISTERS_ABBREVIATIONS)
+    (sub / "test_abbreviations.py").write_text(READS_ITS_SETTINGS)
+    result = run_here(pytester, "tests", "--robustest-family-set=abbreviations.k=20")
+    result.assert_outcomes(passed=1)
+    # A value of a registered family that is wrong is still one line, once the conftest loaded.
+    bad = run_here(pytester, "tests", "--robustest-family-set=abbreviations.k=0")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "ERROR: [tool.robustest.abbreviations]: k = '0': '0' must be at least 1" in bad.stderr.lines
+
+
+def test_an_unregistered_table_is_one_line_and_help_still_works(pytester):
+    pytester.makepyprojecttoml(ABBREVIATIONS_TABLE)
+    pytester.makepyfile("def test_plain():\n    pass\n")
+    helped = run_here(pytester, "--help")
+    assert helped.ret == pytest.ExitCode.OK and "--robustest-family-set" in helped.stdout.str()
+    result = run_here(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.stderr.lines if line.strip()] == [unregistered_error(pytester, f"[tool.robustest.abbreviations] in {pytester.path / 'pyproject.toml'}")]
+    pytester.makepyprojecttoml("")
+    named = run_here(pytester, "--robustest-thresholds=abbreviations=0.2")
+    assert named.ret == pytest.ExitCode.USAGE_ERROR
+    assert unregistered_error(pytester, "'abbreviations' in --robustest-thresholds (or the ini key robustest_thresholds)") in named.stderr.lines
+
+
+def test_with_pyargs_the_installed_package_registers_its_family(pytester, tmp_path_factory, monkeypatch):
+    """An installed test package, outside the rootdir: its conftest.py registers the family."""
+    site = tmp_path_factory.mktemp("site")
+    tests = site / "abbreviated" / "tests"
+    tests.mkdir(parents=True)
+    for path, text in {"abbreviated/__init__.py": "", "abbreviated/tests/__init__.py": "", "abbreviated/tests/conftest.py": REGISTERS_ABBREVIATIONS,
+                       "abbreviated/tests/test_abbreviations.py": READS_ITS_SETTINGS}.items():
+        (site / path).write_text(text)
+    pytester.syspathinsert(site)  # importable here, and in the pytest subprocesses below
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    pytester.makepyprojecttoml(ABBREVIATIONS_TABLE + "k = 20\n")
+    result = run_here(pytester, "--pyargs", "abbreviated.tests")
+    result.assert_outcomes(passed=1)
+    (tests / "conftest.py").unlink()
+    missing = run_here(pytester, "--pyargs", "abbreviated.tests")
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    assert unregistered_error(pytester, f"[tool.robustest.abbreviations] in {pytester.path / 'pyproject.toml'}") in missing.stderr.lines

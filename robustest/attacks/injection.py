@@ -38,7 +38,7 @@ def query_copy_passages(retriever, queries: AttackQueries, clusters: Sequence[Cl
 
 def keywords(texts: Sequence[str]) -> list[str]:
     """Content words by frequency (ties: first seen first)."""
-    from ..perturb.words import english_stopwords
+    from ..stopwords import english_stopwords
 
     stop = english_stopwords()
     counts: Counter = Counter()

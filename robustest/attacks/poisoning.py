@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import RobustestError
-from ..families import ATTACKS  # the names settings accept; each is implemented below
+from ..poisoning_config import ATTACKS  # the names settings accept; each is implemented below
 from ..retrieval import CorpusIndex
 from ..retrievers.vectors import encode_checked
 from .hotflip import HotFlipConfig, hotflip_passages

@@ -3,7 +3,7 @@ per session, gates per attack and N, and the run-file entry.
 
 Settings: the `poisoning` family config (`[tool.robustest.poisoning]`,
 `--robustest-family-set=poisoning.KEY=VALUE`, `--robustest-thresholds=poisoning=0.3`,
-`--robustest-seeds`), overridden by the `--robustest-poison-*` options (families.poisoning_config).
+`--robustest-seeds`), overridden by the `--robustest-poison-*` options (poisoning_config.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ..attacks.poisoning import CONTROL, AttackResult, Poisoning
 from ..attacks.store import PassageCache
 from ..attacks.targets import split_for_attack
 from ..errors import RobustestError
-from ..families import poisoning_config
+from ..poisoning_config import poisoning_config
 from ..stats import GateResult, RateDifference, compare_rates
 
 

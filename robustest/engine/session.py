@@ -15,7 +15,8 @@ from ..settings import Settings
 
 class RobustestSession:
     def __init__(self, settings: Settings, project_table: dict[str, Any] | None = None):
-        from ..families import family_configs, merge_tables
+        from ..families import family_configs
+        from ..family_config import merge_tables
         from ..paths import cache_root
         from .checks import Checks
         from .record import Record
@@ -63,7 +64,7 @@ class RobustestSession:
     @cached_property
     def guard_resolution(self):
         """What --robustest-guard-model resolves to (resolved early: a typo fails at start-up)."""
-        from ..families import guard_load_options
+        from ..perturb.loaders import guard_load_options
         from ..retrievers.resolve import resolve_retriever
 
         try:
@@ -77,7 +78,7 @@ class RobustestSession:
         from ..data.types import subsample_queries
 
         s = self.settings
-        loaded = load_dataset(s.dataset, s.split, cache_dir=self.cache_dir, exclude_self_matches=s.exclude_self_matches)
+        loaded = load_dataset(s.dataset, s.split, cache_dir=self.cache_dir, exclude_self_matches=s.exclude_self_matches, fields=s.dataset_fields)
         return subsample_queries(loaded, s.max_queries)
 
     @cached_property

@@ -48,7 +48,7 @@ def guard_description(session) -> str:
     """The guard's model, and whether it is the retriever under test (then its vectors are shared)."""
     s = session.settings
     try:
-        from ..families import guard_load_options
+        from ..perturb.loaders import guard_load_options
 
         guard = session.guard_resolution
         retriever = session.resolution.fingerprint(session.load_options)  # None: not a packaged model, cannot be the guard

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+
+from ..stopwords import english_stopwords  # noqa: F401  (robustest.perturb.english_stopwords, as before)
 
 INNER = "'-_*@"
 WORD = re.compile(r"[\w'\-_*@]+")
@@ -57,11 +58,6 @@ def drop_words(query: str, indices: set[int]) -> str:
     return " ".join(replace_words(query, {i: "" for i in indices}).split())
 
 
-@lru_cache(maxsize=1)
-def english_stopwords() -> frozenset[str]:
-    """robustest's English stopword list: NLTK's current English list (198 words), shipped as data."""
-    text = resources.files("robustest").joinpath("resources/stopwords_en.txt").read_text(encoding="utf-8")
-    return frozenset(line.strip() for line in text.splitlines() if line.strip())
 
 
 def is_protected(word: str, stopwords: frozenset[str], min_length: int) -> bool:

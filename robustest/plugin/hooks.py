@@ -38,6 +38,7 @@ class Run:
         self.config = config
         self.settings = settings
         self.table, self.table_error = table, table_error  # [tool.robustest], or why it is unreadable
+        self.unregistered: dict[str, str] = {}  # families named before any conftest registered them -> where
         self.active = False  # a robustest test was collected, or --retriever was given
         self._session = None
         self.outputs: list[str] = []  # what was written at the end (save, html, trec), or why not
@@ -104,14 +105,53 @@ def pytest_configure(config: pytest.Config) -> None:
     run.active = cli["retriever"] is not None
     if run.active or table or any(v is not None for v in cli.values()) or any(ini.values()):
         # A robustest user: check the family settings now (cheap), one clear line before collection.
-        from ..families import family_configs, merge_tables
-
         try:
             if table_error is not None:
                 raise table_error
-            family_configs(merge_tables(table, settings.family_set or {}), seeds=settings.seeds, thresholds=settings.thresholds, worst_case_thresholds=settings.worst_case_thresholds)
+            run.unregistered = check_family_settings(settings, table)
         except RobustestError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+def check_family_settings(settings: Settings, table: dict) -> dict[str, str]:
+    """Check the family settings of the project table and the command line. A family no
+    conftest has registered yet is left out and returned (name -> where it was named): pytest
+    loads a conftest.py of a test folder only when it collects that folder, after configure."""
+    from ..families import FAMILIES, family_configs
+    from ..family_config import leaving_out, merge_tables, unregistered
+
+    by_name = {"thresholds": settings.thresholds, "worst_case_thresholds": settings.worst_case_thresholds}
+    later = unregistered(table, FAMILIES, family_set=settings.family_set, **by_name)
+    merged, by_name = leaving_out(later, merge_tables(table, settings.family_set or {}), **by_name)
+    family_configs(merged, seeds=settings.seeds, **by_name)
+    return later
+
+
+def check_registered_families(config: pytest.Config) -> None:
+    """Once collection has loaded every conftest: the families named before they were
+    registered must be registered now, and their settings are checked."""
+    run = get_run(config)
+    if not run.unregistered:
+        return
+    from ..families import FAMILIES
+    from ..family_config import how_to_register
+
+    missing = sorted(name for name in run.unregistered if name not in FAMILIES)
+    if missing:
+        name = missing[0]
+        raise pytest.UsageError(
+            f"{where_named(config, name, run.unregistered[name])} names no registered family ({', '.join(FAMILIES)}): {how_to_register(str(config.rootpath))}"
+        )
+    try:
+        run.unregistered = check_family_settings(run.settings, run.table)
+    except RobustestError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def where_named(config: pytest.Config, name: str, where: str) -> str:
+    if where == "table":
+        return f"[tool.robustest.{name}] in {pyproject_path(config)}"
+    return f"{name!r} in {option_name(where)} (or the ini key {ini_key(where)})"
 
 
 def register_family_markers(config: pytest.Config) -> None:
@@ -149,13 +189,17 @@ def project_table(config: pytest.Config) -> dict:
         import tomllib
     else:
         import tomli as tomllib
-    path = config.inipath if config.inipath and config.inipath.name == "pyproject.toml" else config.rootpath / "pyproject.toml"
+    path = pyproject_path(config)
     if not path.is_file():
         return {}
     try:
         return tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("robustest", {})
     except (OSError, ValueError) as exc:
         raise RobustestError(f"{path} is not readable TOML ({exc})") from None
+
+
+def pyproject_path(config: pytest.Config):
+    return config.inipath if config.inipath and config.inipath.name == "pyproject.toml" else config.rootpath / "pyproject.toml"
 
 
 def get_run(config: pytest.Config) -> Run:
@@ -185,6 +229,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    check_registered_families(session.config)
     run = get_run(session.config)
     run.active = run.active or any(FIXTURES & set(getattr(item, "fixturenames", ())) for item in session.items)
     if not run.active:

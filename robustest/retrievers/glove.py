@@ -25,11 +25,10 @@ class GloVeAverage:
     similarity = "cosine"
 
     def __init__(self):
-        from ..perturb.synonyms import glove_files, load_glove
+        from ..data.glove import glove_files, load_glove
+        from ..stopwords import english_stopwords
 
         self._files = glove_files()  # a missing package fails here, with the install hint
-        from ..perturb.words import english_stopwords
-
         self.glove = load_glove(vocab_size=None)
         self.stopwords = english_stopwords()
 

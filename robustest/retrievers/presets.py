@@ -114,7 +114,8 @@ def task_instruction(dataset_spec: str, override: str | None = None) -> tuple[st
     """The task instruction for a dataset, and where it came from (for the run header).
 
     `dataset_spec` is the dataset as the user gave it: '' or 'default' (the embedded
-    collection), 'irds:<ir_datasets id>', a bare ir_datasets id, or a BEIR folder. The
+    collection), 'irds:<ir_datasets id>', 'mteb:<Task>', 'hf:<org>/<name>', a bare ir_datasets
+    id, or a folder. The
     E5/Qwen3 instruction of a known BEIR collection is used; anything else gets the
     generic web-search instruction, and the source says so. `override`
     (--robustest-instruction) wins over everything.
@@ -127,6 +128,9 @@ def task_instruction(dataset_spec: str, override: str | None = None) -> tuple[st
     elif spec.startswith("irds:"):
         label = spec
         key = irds_key(spec[len("irds:") :])
+    elif spec.startswith(("mteb:", "hf:")):  # mteb:SciFact, hf:mteb/scifact@REV#SUBSET: the name
+        label = spec
+        key = collection_key(spec.partition(":")[2].split("#")[0].split("@")[0].rsplit("/", 1)[-1])
     else:
         path = Path(spec).expanduser()
         label = path.name or spec

@@ -62,7 +62,7 @@ def test_a_typo_keeps_a_relevant_document_in_the_top_k(robustness, data):
 
 
 @pytest.mark.robustest_property
-@by_family(f for f in FAMILIES.values() if f.search == "variants")
+@by_family(f for f in FAMILIES.values() if f.model_written)
 def test_each_variant_keeps_a_relevant_document_in_the_top_k(perturbing, family):
     """A model-written variant cannot be enumerated: check each one of the first seed's."""
     run = perturbing.run(family)
