@@ -99,7 +99,9 @@ def run_check(settings: Settings, *, retriever: Any = None, dataset: Any = None,
     finished.judge_anchor()
     late = finished.failed_outside_tests()
     outcomes += [Outcome(r.name, r.family, "failed", r.note) for r in late]
-    finished.passed = all(o.status in ("passed", "skipped") for o in outcomes) and not (settings.not_judged == "fail" and finished.not_judged)
+    # As in a pytest run: a not-judged gate is a skip unless --robustest-not-judged=fail (then
+    # it raised, like an inconclusive one under --robustest-inconclusive=fail).
+    finished.passed = not any(o.status == "failed" for o in outcomes)
     report = Report(finished, outcomes)
     for line in write_outputs(finished, passed=finished.passed):  # save=, html=, update_baseline=
         if line.startswith("ERROR"):

@@ -203,3 +203,16 @@ def test_check_and_the_suites_read_a_table_dataset_through_its_field_mapping(sma
                           f"--robustest-cache-dir={cache_dir}", f"--robustest-save={saved}"], tmp_path)
     assert done.returncode == 0, done.stdout[-2000:]
     assert json.loads(saved.read_text())["effectiveness"] == pytest.approx(beir.run["effectiveness"], abs=1e-9)
+
+
+def test_a_gate_that_cannot_judge_passes_only_outside_ci(small_cranfield, cache_dir):
+    """Not judged (fewer perturbed queries than min_queries) decides nothing: the report passes
+    but is NOT SHOWN SAFE, as the pytest run skips; with ci=True it fails, as --robustest-ci does."""
+    options = dict(dataset=str(small_cranfield), families=["misspelling"], seeds=[1999], family_set={"misspelling.min_queries": 1000},
+                   cache_dir=str(cache_dir), verbose=False)
+    lenient = robustest.check("default", **options)
+    assert lenient.passed is True and lenient.verdict.startswith("NOT SHOWN SAFE")
+    row = {r.name: r for r in lenient.gates}["misspelling drop rate"]
+    assert row.verdict == "not judged" and "1000" in row.note
+    strict = robustest.check("default", ci=True, **options)
+    assert strict.passed is False and strict.verdict.startswith("FAILED")
