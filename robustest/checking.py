@@ -69,10 +69,12 @@ def run_check(settings: Settings, *, retriever: Any = None, dataset: Any = None,
     """`check` on parsed settings (what `robustest check` calls); `retriever`/`dataset`: objects
     that replace the settings' strings."""
     from .engine.finished import FinishedRun
-    from .engine.outputs import write_outputs
+    from .engine.outputs import write_outputs, write_trec_outputs
     from .engine.session import RobustestSession
     from .report_card import Outcome, Report
+    from .settings import check_output_paths
 
+    check_output_paths(settings)  # a bad save=/html=/trec_run= path fails before any work
     session = RobustestSession(settings)
     if retriever is not None:
         session.resolution = object_resolution(retriever, name, similarity)
@@ -96,6 +98,7 @@ def run_check(settings: Settings, *, retriever: Any = None, dataset: Any = None,
         if poisoning:
             outcomes += poison(session)
         finished = FinishedRun.of(session)
+        trec = write_trec_outputs(session)  # needs the corpus index: while the session is here
     finished.judge_anchor()
     late = finished.failed_outside_tests()
     outcomes += [Outcome(r.name, r.family, "failed", r.note) for r in late]
@@ -103,7 +106,7 @@ def run_check(settings: Settings, *, retriever: Any = None, dataset: Any = None,
     # it raised, like an inconclusive one under --robustest-inconclusive=fail).
     finished.passed = not any(o.status == "failed" for o in outcomes)
     report = Report(finished, outcomes)
-    for line in write_outputs(finished, passed=finished.passed):  # save=, html=, update_baseline=
+    for line in write_outputs(finished, passed=finished.passed) + trec:  # save=, html=, update_baseline=, trec_run=
         if line.startswith("ERROR"):
             raise RobustestError(line.removeprefix("ERROR: "))
         if verbose:

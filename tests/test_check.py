@@ -216,3 +216,15 @@ def test_a_gate_that_cannot_judge_passes_only_outside_ci(small_cranfield, cache_
     assert row.verdict == "not judged" and "1000" in row.note
     strict = robustest.check("default", ci=True, **options)
     assert strict.passed is False and strict.verdict.startswith("FAILED")
+
+
+def test_outputs_asked_by_setting_are_written_and_a_bad_path_fails_before_any_work(small_cranfield, cache_dir, tmp_path):
+    options = dict(dataset=str(small_cranfield), families=[], cache_dir=str(cache_dir), verbose=False)
+    with pytest.raises(RobustestError, match="is a folder; name a file in it"):
+        robustest.check(lambda texts: 1 / 0, save=str(tmp_path), **options)  # the retriever never runs: the path fails first
+    out = tmp_path / "out"
+    report = robustest.check("default", save=str(out / "run.json"), html=str(out / "run.html"), trec_run=str(out / "run.trec"), **options)
+    assert json.loads((out / "run.json").read_text())["verdict"] == report.verdict
+    assert "<html" in (out / "run.html").read_text().lower()
+    first = (out / "run.trec").read_text().splitlines()[0].split()
+    assert len(first) == 6 and first[1] == "Q0" and first[3] == "1"
