@@ -107,10 +107,15 @@ def st_similarity(model: Any) -> str:
 
 
 def model_label(model: Any) -> str:
+    """The model's hub id, else the folder it was loaded from, else its class name."""
     card = getattr(model, "model_card_data", None)
-    base = getattr(card, "base_model", None) if card is not None else None
-    path = getattr(model, "_model_config", {}) or {}
-    return str(base or path.get("name") or type(model).__name__)
+    for name in (getattr(card, "base_model", None), getattr(card, "model_id", None)):
+        if name:
+            return str(name)
+    try:
+        return str(model[0].auto_model.config.name_or_path) or type(model).__name__
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return type(model).__name__
 
 
 def probe_fingerprint(name: str, similarity: str, queries: np.ndarray, documents: np.ndarray, about: dict) -> str:
