@@ -228,3 +228,24 @@ def test_outputs_asked_by_setting_are_written_and_a_bad_path_fails_before_any_wo
     assert "<html" in (out / "run.html").read_text().lower()
     first = (out / "run.trec").read_text().splitlines()[0].split()
     assert len(first) == 6 and first[1] == "Q0" and first[3] == "1"
+
+
+def test_poisoning_on_gates_asr_and_an_object_without_gradients_is_skipped_with_the_reason(small_cranfield, cache_dir, minilm):
+    options = dict(dataset=str(small_cranfield), families=[], poisoning=True, poison_iterations=2, poison_passages=[2], poison_pool=2,
+                   poison_seeds=[1999], cache_dir=str(cache_dir), verbose=False)
+    report = robustest.check("default", **options)
+    rows = [r for r in report.gates if r.family == "poisoning"]
+    assert rows and all(r.kind.startswith("ASR") or "attack" in r.kind for r in rows), rows
+    assert all(0 <= r.value <= 1 for r in rows)
+    assert "poisoning" in report.run  # the attacks and the random-gold control, as the suite stores them
+
+    class EncodeOnly:
+        def encode_queries(self, texts):
+            return minilm.encode_queries(texts)
+
+        def encode_documents(self, texts):
+            return minilm.encode_documents(texts)
+
+    skipped = robustest.check(EncodeOnly(), **options)
+    hotflip = [o for o in skipped.outcomes if "hotflip" in o.name]
+    assert hotflip and all(o.status == "skipped" and o.message for o in hotflip), skipped.outcomes
