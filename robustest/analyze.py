@@ -25,6 +25,7 @@ from .errors import RobustestError
 from .files import atomic_write
 from .fingerprints import short
 from .geometry import METRICS
+from .instruction_table import SENSITIVITY, is_instruction
 from .mixed import MixedFit, MixedModelWarning, fit_mixed, means_table
 
 ASR_K = "20"  # the paper's headline attack success rate
@@ -148,6 +149,10 @@ def score_table(runs: Sequence[Run], measure: str, factor: str = "dataset", fact
     clean_name = f"clean {measure}"
     families = list(dict.fromkeys(f for r in runs for f in (r.data.get("families") or {})))
     columns = [clean_name] + [f"{f} {_family_measure(runs, f)}" for f in families]
+    # The instruction families also as one score, their mean per query: the model's instruction sensitivity.
+    kinds = [f for f in families if any(is_instruction((r.data.get("families") or {}).get(f) or {}) for r in runs)]
+    if kinds:
+        columns.append(f"{SENSITIVITY} {_family_measure(runs, kinds[0])}")
     rows, unmapped = [], []
     for r in runs:
         per_query = r.data["per_query"].get(measure) or {}
@@ -166,6 +171,10 @@ def score_table(runs: Sequence[Run], measure: str, factor: str = "dataset", fact
             row = {"model": r.model, "dataset": r.dataset, "query": str(qid), "factor": level, clean_name: _num(value)}
             for f, col in zip(families, columns[1:]):
                 row[col] = perturbed.get(f, {}).get(str(qid), float("nan"))
+            if kinds:
+                values = [row[f"{f} {_family_measure(runs, f)}"] for f in kinds if f in perturbed]
+                values = [v for v in values if math.isfinite(v)]
+                row[columns[-1]] = float(np.mean(values)) if values else float("nan")
             rows.append(row)
     if unmapped:
         ds, q = unmapped[0]
@@ -258,8 +267,17 @@ def run_summary(r: Run, measure: str) -> dict[str, Any]:
         f"clean {measure}": clean,
         **{f"{f} drop rate": fam.get("drop_rate_mean") for f, fam in families.items()},
         **{f"{f} drop rate std": fam.get("drop_rate_std") for f, fam in families.items()},
+        **instruction_summary(families),
         **{f"{a} ASR@{ASR_K}": (att.get("asr") or {}).get(ASR_K) for a, att in poisoning.items()},
     }
+
+
+def instruction_summary(families: Mapping[str, Any]) -> dict[str, float]:
+    """The mean drop rate of the run's instruction families, and its std over them ({} without any)."""
+    rates = [float(f["drop_rate_mean"]) for f in families.values() if is_instruction(f) and f.get("drop_rate_mean") is not None]
+    if not rates:
+        return {}
+    return {f"{SENSITIVITY} drop rate": float(np.mean(rates)), f"{SENSITIVITY} drop rate std": float(np.std(rates))}
 
 
 def model_level(runs: Sequence[Run], measure: str):

@@ -61,6 +61,7 @@ def render_html(run: Mapping[str, Any], baseline: Mapping[str, Any] | None = Non
         header(run, baseline),
         effectiveness_section(run, baseline),
         gates_section(run.get("gates")),
+        instruction_section(run),
         drop_rate_section(run, baseline),
         comparison_section(run.get("comparison")),
         scatter_section(run.get("families")),
@@ -267,6 +268,37 @@ def gates_section(gates: Any) -> str:
     return "<h2>Gates</h2>\n" + table(head, rows) + (f"\n<ul>{''.join(notes)}</ul>" if notes else "")
 
 
+def instruction_section(run: Mapping) -> str:
+    """The instruction families side by side (robustest.instruction_table)."""
+    from .instruction_table import SENSITIVITY, instruction_rows, sensitivity
+
+    gates = run.get("gates") or []
+    verdicts = {g.get("family"): g.get("verdict") for g in gates if isinstance(g, Mapping) and g.get("name") == f"{g.get('family')} drop rate"}
+    rows = instruction_rows(run.get("families") or {}, verdicts)
+    if not rows:
+        return ""
+    cells = [
+        [
+            esc(r["kind"]),
+            ncell(num(r["perturbed"])),
+            ncell(f"{pct(r['drop_rate_mean'])} ± {pct(r['drop_rate_std'])}"),
+            verdict_badge(r["verdict"]) if r["verdict"] in ("pass", "fail", "inconclusive") else esc(r["verdict"]),
+            ncell(str(r["prompts"])),
+            f'<td class="text"><code>{esc(repr(r["example"]))}</code></td>',
+        ]
+        for r in rows
+    ]
+    prompt = (run.get("retriever") or {}).get("query_prompt")
+    intro = "The query prompt varied; the queries and the corpus vectors as they were."
+    if isinstance(prompt, str):
+        intro += f" The model's query prompt: <code>{esc(repr(prompt))}</code>."
+    overall = sensitivity(rows)
+    if overall is not None:
+        intro += f" Mean drop rate of the kinds: {pct(overall)}%."
+    head = ["kind", f"perturbed {rows[0]['measure']}", "drop % (mean ± std over seeds)", "verdict", "prompts", "most used prompt"]
+    return f"<h2>{SENSITIVITY.capitalize()}</h2>\n<p>{intro}</p>\n" + table(head, cells)
+
+
 def seed_drop_rates(run: Mapping | None) -> dict[str, list[float]]:
     """Per family, the drop rate of each seed: from `families`, else from the gates."""
     out: dict[str, list[float]] = {}
@@ -421,6 +453,13 @@ def marked_variant(original: str | None, variant: str | None) -> str:
     return " ".join(out)
 
 
+def variant_cell(row: Mapping) -> str:
+    """The variant with its changed words marked; an instruction family's with the prompt it used."""
+    if isinstance(row.get("prompt"), str):
+        return f'<code>{esc(repr(row["prompt"]))}</code> {esc(row["variant"] or "")}'
+    return marked_variant(row["original"], row["variant"])
+
+
 def worst_rows(run: Mapping, family: Mapping, n: int = WORST_QUERIES) -> list[dict]:
     """The n (query, seed) pairs whose score fell most under this family."""
     clean = family.get("clean") or {}
@@ -440,6 +479,7 @@ def worst_rows(run: Mapping, family: Mapping, n: int = WORST_QUERIES) -> list[di
                     "seed": seed,
                     "original": original_text(run, family, v, qid),
                     "variant": v.get("text"),
+                    "prompt": v.get("prompt"),
                     "edit": v.get("edit"),
                     "clean": before,
                     "perturbed": after,
@@ -460,7 +500,7 @@ def worst_section(run: Mapping) -> str:
                 esc(r["query_id"]),
                 esc(r["seed"]),
                 f'<td class="text">{esc(r["original"]) if r["original"] is not None else "<span class=muted>–</span>"}</td>',
-                f'<td class="text">{marked_variant(r["original"], r["variant"])}</td>',
+                f'<td class="text">{variant_cell(r)}</td>',
                 f'<td class="text">{esc(r["edit"])}</td>',
                 ncell(num(r["clean"])),
                 ncell(num(r["perturbed"])),

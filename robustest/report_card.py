@@ -116,7 +116,12 @@ class Report:
         from .engine.summary import summary_lines
 
         lines = summary_lines(self.finished)
-        lines += [f"{o.status}: {o.name}: {first_line(o.message)}" for o in self.outcomes if o.status in ("failed", "skipped")]
+        lines += [f"failed: {o.name}: {first_line(o.message)}" for o in self.outcomes if o.status == "failed"]
+        skipped: dict[str, list[str]] = {}  # one line per reason: a group skips its families for one reason
+        for o in self.outcomes:
+            if o.status == "skipped":
+                skipped.setdefault(first_line(o.message), []).append(o.name)
+        lines += [f"skipped: {', '.join(names)}: {reason}" for reason, names in skipped.items()]
         return "\n".join(lines)
 
     def __str__(self) -> str:

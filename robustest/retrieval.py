@@ -18,6 +18,7 @@ from .data.types import Dataset
 from .errors import RobustestError
 from .index import DenseSearcher, IndexSpec
 from .metrics import parse_measures, per_query
+from .retrievers.prompts import PromptedQuery, encode_query_inputs, query_text
 from .retrievers.vectors import encode_checked
 
 DEFAULT_MEASURES = ("nDCG@10",)
@@ -164,8 +165,8 @@ class CorpusIndex:
         extra = int(self_match) + max((len(excluded.get(qid, none)) for qid, _ in queries), default=0)
         if isinstance(searcher, DenseSearcher):
             scores, indices = searcher.search(self.query_vectors(queries), k + extra)
-        else:
-            scores, indices = searcher.search(texts, k + extra)
+        else:  # a lexical retriever has no prompt: it searches the text
+            scores, indices = searcher.search([query_text(t) for t in texts], k + extra)
         doc_ids = self.dataset.doc_ids
         runs = []
         for (qid, _), row_scores, row_indices in zip(queries, scores, indices):
@@ -202,15 +203,16 @@ class CorpusIndex:
         exact = self._ranked(self._dense_searcher(IndexSpec(), 1), queries, depths[-1])
         return {k: mean_recall(found, exact, k) for k in depths}
 
-    def query_vectors(self, queries: Sequence[tuple[str, str]]) -> np.ndarray:
+    def query_vectors(self, queries: Sequence[tuple[str, str | PromptedQuery]]) -> np.ndarray:
         """The vectors of (query id, text) pairs; each distinct text is encoded once per index,
-        in one batch with the other new texts, and kept (up to QUERY_MEMORY bytes)."""
-        first_id: dict[str, str] = {}
+        in one batch with the other new texts, and kept (up to QUERY_MEMORY bytes). A text may
+        be a PromptedQuery: encoded after its own prompt (the instruction families)."""
+        first_id: dict = {}
         for qid, text in queries:
             if text not in self._query_vectors:
                 first_id.setdefault(text, qid)
         if first_id:
-            new = encode_checked(self.retriever, "encode_queries", list(first_id), list(first_id.values()), dimension=self.searcher.dimension)
+            new = encode_query_inputs(self.retriever, list(first_id), list(first_id.values()), dimension=self.searcher.dimension)
             fresh = dict(zip(first_id, new))
             if self._query_bytes + new.nbytes <= QUERY_MEMORY:
                 self._query_vectors.update(fresh)

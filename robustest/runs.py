@@ -10,7 +10,9 @@ Schema history: 1 = session 1's results file (no variant texts; cannot be a base
 robustest.provenance) and `dataset.subsample` ({"queries", "of"} when the max_queries setting cut the
 queries, else null); `verdict` (the run's headline, robustest.headline); `lineage` (against a
 saved baseline: the anchor and the chain of accepted runs, robustest.lineage); in `comparison`,
-`judged_outside_tests` and each regression's `reference` ("baseline" or "anchor").
+`judged_outside_tests` and each regression's `reference` ("baseline" or "anchor"); in a family,
+`acts_on` ("instruction" for the instruction families) and each variant's `prompt` (the exact
+query prompt it was encoded after, where that is not the retriever's own).
 """
 
 from __future__ import annotations
@@ -50,11 +52,13 @@ def family_record(run) -> dict[str, Any]:
     perturbed: dict[str, dict[str, float]] = {}
     for s, p in enumerate(run.perturbations):
         key = str(p.seed)
-        variants[key] = {v.query_id: {"text": v.text, "edit": v.describe()} for v in p.variants}
+        variants[key] = {v.query_id: {"text": v.text, "edit": v.describe(), **({} if v.prompt is None else {"prompt": v.prompt})} for v in p.variants}
         perturbed[key] = {v.query_id: float(run.perturbed[s, position[v.query_id]]) for v in p.variants}
     rates = seed_drop_rates(run.clean, run.perturbed)
     mean, std = summarize_seeds(rates)
+    prompted = any(v.prompt is not None for p in run.perturbations for v in p.variants)
     return {
+        **({"acts_on": "instruction"} if prompted else {}),
         "measure": run.measure,
         "seeds": list(run.seeds),
         "clean": {q: float(v) for q, v in zip(run.qids, run.clean)},
@@ -82,7 +86,7 @@ def frozen_perturber(record: Mapping[str, Any], family: str) -> Callable[[Mappin
         for qid in sorted(queries):
             if qid in saved:
                 edit = FrozenEdit(saved[qid]["text"], saved[qid]["edit"])
-                variants.append(Variant(qid, queries[qid], edit.text, edit))
+                variants.append(Variant(qid, queries[qid], edit.text, edit, saved[qid].get("prompt")))
             else:
                 skipped[qid] = "no variant in the baseline run"
         return Perturbed(family, seed, tuple(variants), skipped)

@@ -293,6 +293,12 @@ class Option:
     metavar: str | None = None
 
 
+def parse_prompt(value: str) -> str:
+    """A prompt as typed on a command line or in an ini file, where a newline cannot be: the
+    two characters \\n are a newline, \\t a tab (Qwen3's prompt is 'Instruct: {task}\\nQuery:')."""
+    return value.replace("\\n", "\n").replace("\\t", "\t")
+
+
 def setting(default: Any, help: str, parse: Callable[[str], Any] = text, *, flag: bool = False, metavar: str | None = None):
     return field(default=default, metadata={"option": Option(help, parse, flag, metavar)})
 
@@ -326,9 +332,9 @@ class Settings:
     threads: int | None = setting(None, "CPU threads torch uses (default: the CPUs this process may use, from its CPU affinity and cgroup quota; ROBUSTEST_THREADS, OMP_NUM_THREADS or MKL_NUM_THREADS when set)", parse_positive_int, metavar="N")
     pooling: str | None = setting(None, "override pooling: mean, cls, last, max, mean_no_prompt", parse_choice("mean", "cls", "last", "max", "mean_no_prompt"))
     max_length: int | None = setting(None, "override the maximum tokens per text", parse_positive_int, metavar="N")
-    query_prompt: str | None = setting(None, "override the query prompt (prefixed verbatim; empty for none)", metavar="TEXT")
-    doc_prompt: str | None = setting(None, "override the document prompt (prefixed verbatim; empty for none)", metavar="TEXT")
-    instruction: str | None = setting(None, "override the task instruction filled into the query prompt's {task} (default: chosen from the dataset's name)", metavar="TEXT")
+    query_prompt: str | None = setting(None, "override the query prompt (prefixed verbatim, \\n a newline; empty for none; {task} is filled with the task instruction)", parse_prompt, metavar="TEXT")
+    doc_prompt: str | None = setting(None, "override the document prompt (prefixed verbatim, \\n a newline; empty for none)", parse_prompt, metavar="TEXT")
+    instruction: str | None = setting(None, "override the task instruction filled into the query prompt's {task} (default: chosen from the dataset's name)", parse_prompt, metavar="TEXT")
     trust_remote_code: bool = setting(False, "let a model folder run its own code (transformers' trust_remote_code); off unless given", parse_bool, flag=True)
     cache_dir: str | None = setting(None, "where corpus embeddings and built datasets are cached (default: ROBUSTEST_CACHE_DIR or the user cache dir)", metavar="DIR")
     no_cache: bool = setting(False, "do not read or write the embedding cache", parse_bool, flag=True)

@@ -91,9 +91,11 @@ class FamilyRun:
                         "seed": perturbed.seed,
                         "original": variant.original,
                         "variant": variant.text,
+                        **({} if variant.prompt is None else {"prompt": variant.prompt}),
                         "edit": variant.describe(),
                         "before": float(before),
                         "after": float(after),
+                        "_query": variant.query,
                     }
                 )
                 k += 1
@@ -101,12 +103,12 @@ class FamilyRun:
         if merge_seeds:
             merged: dict[tuple[str, str], dict] = {}
             for r in rows:  # worst first: a variant's first row is its worst
-                merged.setdefault((r["query_id"], r["variant"]), {**r, "seeds": []})["seeds"].append(r["seed"])
+                merged.setdefault((r["query_id"], r["_query"]), {**r, "seeds": []})["seeds"].append(r["seed"])
             order = {seed: i for i, seed in enumerate(self.seeds)}
             rows = [{**r, "seeds": tuple(sorted(r["seeds"], key=lambda x: order.get(x, len(order))))} for r in merged.values()]
         rows = rows[:n]
         # Ranks at the index's full depth (the scored runs stop where the measure does).
-        runs = self.index.retrieve([(r["query_id"], t) for r in rows for t in (r["original"], r["variant"])])
+        runs = self.index.retrieve([(r["query_id"], t) for r in rows for t in (r["original"], r.pop("_query"))])
         for r, before, after in zip(rows, runs[::2], runs[1::2]):
             r["rank_before"] = first_relevant(before, self.qrels[r["query_id"]]) or f">{self.index.k}"
             r["rank_after"] = first_relevant(after, self.qrels[r["query_id"]]) or f">{self.index.k}"
@@ -150,7 +152,7 @@ def score_family(
 ) -> FamilyRun:
     """Retrieve and score every variant of every seed (`perturbations[s]` is seed `seeds[s]`'s) in one batch."""
     perturbations = tuple(perturbations)
-    pairs = [(v.query_id, v.text) for p in perturbations for v in p.variants]
+    pairs = [(v.query_id, v.query) for p in perturbations for v in p.variants]
     evaluation = index.evaluate(pairs, measures=[measure])
     qids = list(clean.qids)
     position = {q: i for i, q in enumerate(qids)}

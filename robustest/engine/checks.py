@@ -71,7 +71,7 @@ class Checks:
         """How this run makes one seed's variants of `family`. Built once: the synonym guard and
         a paraphrase model take seconds to load."""
         if family not in self._perturbers:
-            made = self._perturbers[family] = perturber(family, self.session.settings)
+            made = self._perturbers[family] = perturber(family, self.session.settings, lambda: self.session.query_prompt)
             if hasattr(made, "describe"):  # a model-written family says which model wrote it
                 about = made.describe()
                 self.record.add(f"{family}_model", about, f"{family}: {about['summary']}")
@@ -118,7 +118,7 @@ class Checks:
             return
         families = {family} if self.prefetch_one_family else planned
         self._prefetched |= families
-        variants = lambda f: [(v.query_id, v.text) for p in self.perturbations(f)[1] for v in p.variants]  # noqa: E731
+        variants = lambda f: [(v.query_id, v.query) for p in self.perturbations(f)[1] for v in p.variants]  # noqa: E731
         searched = lambda f: self.search_plan(f).pairs if FAMILIES[f].neighbours is not None or FAMILIES[f].sampler is not None else []  # noqa: E731
         texts = []
         for kind, texts_of in (("run", variants), ("worst_case", searched)):

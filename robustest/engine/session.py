@@ -92,6 +92,36 @@ class RobustestSession:
         return self.resolution.load(self.load_options)
 
     @cached_property
+    def query_prompt(self):
+        """The query prompt the instruction families perturb (perturb.instructions.QueryPrompt):
+        the model's template and the dataset's instruction when the prompt has a `{task}` slot,
+        else read from the prompt's text. MissingResource, saying what to do, when the retriever
+        has no query prompt or cannot encode under another one."""
+        from ..perturb.instructions import QueryPrompt
+        from ..perturb.loaders import MissingResource
+        from ..retrievers.prompts import PROMPTED_CALL, can_change_query_prompt
+
+        retriever = self.retriever
+        name = getattr(retriever, "name", type(retriever).__name__)
+        if not can_change_query_prompt(retriever):
+            raise MissingResource(
+                f"{name} cannot encode queries under another prompt: the instruction families need a Hugging Face or "
+                f"sentence-transformers model, or a retriever with query_prompt and {PROMPTED_CALL}(texts, prompts)"
+            )
+        text = retriever.query_prompt
+        if not text.strip():
+            raise MissingResource(
+                f"{name} encodes queries with no prompt, so there is no instruction to vary: give it one with "
+                "--robustest-query-prompt (e.g. 'Instruct: {task}\\nQuery: ', the dataset's task instruction fills {task}), "
+                "or test an instruction-tuned model"
+            )
+        template = task = None
+        if self.resolution.folder is not None:
+            template = self.resolution.prompt_template(self.load_options).query_prompt
+            task = self.resolution.instruction(self.load_options)[0] if "{task}" in template else None
+        return QueryPrompt.parse(text, template, task)
+
+    @cached_property
     def corpus_index(self):
         from ..cache import EmbeddingCache
         from ..retrieval import CorpusIndex

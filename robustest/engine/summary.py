@@ -76,7 +76,33 @@ def summary_lines(run) -> list[str]:
     lines += worst_case_lines(run)
     lines += run.poisoning_lines
     lines += [f"results missing: {reason}" for reason in run.missing]
-    return lines + gate_lines(run) + regression_lines(run) + property_lines(run)
+    return lines + gate_lines(run) + instruction_lines(run) + regression_lines(run) + property_lines(run)
+
+
+def instruction_lines(run) -> list[str]:
+    """The instruction families side by side, with the prompt each kind used most."""
+    from ..instruction_table import SENSITIVITY, clipped, instruction_rows, sensitivity
+
+    verdicts = {g.family: g.verdict.value for g in run.holm_gates() if g.name == f"{g.family} drop rate"}
+    rows = instruction_rows(run.families, verdicts)
+    if not rows:
+        return []
+    prompt = run.retriever.get("query_prompt")
+    measure = rows[0]["measure"]
+    lines = [
+        "",
+        f"{SENSITIVITY}: the query prompt varied, the queries and the corpus vectors as they were"
+        + (f" (the model's prompt: {clipped(prompt, 90)})" if isinstance(prompt, str) else ""),
+        f"  {'kind':26} {measure:>9} {'drop % (mean ± std)':>20}  {'verdict':12} {'prompts':>7}  most used prompt",
+    ]
+    for r in rows:
+        value = f"{r['perturbed']:.4f}" if r["perturbed"] is not None else "n/a"
+        drop = f"{r['drop_rate_mean'] * 100:8.2f} ± {r['drop_rate_std'] * 100:<6.2f}" if r["drop_rate_mean"] is not None else "n/a"
+        lines.append(f"  {r['kind']:26} {value:>9} {drop:>20}  {r['verdict']:12} {r['prompts']:>7}  {clipped(r['example'])}")
+    overall = sensitivity(rows)
+    if overall is not None:
+        lines.append(f"  {'mean of the kinds':26} {'':>9} {overall * 100:8.2f}")
+    return lines
 
 
 def gate_lines(run) -> list[str]:

@@ -75,3 +75,14 @@ def model_paraphrases(settings) -> Perturber:
         raise MissingResource(str(missing)) from None
     guard = None if settings.paraphrase_guard is None else semantic_guard(settings, settings.paraphrase_guard)
     return ParaphrasePerturber(paraphraser, guard)
+
+
+def instruction_rewriter(settings):
+    """`rewrite(instruction, seed)` -> the paraphraser's rewording of an instruction for that
+    seed, guarded like a paraphrase (empty when the guard rejects it); None without a
+    paraphraser: the instruction_reworded family then uses its templated rewrites alone."""
+    try:
+        paraphrase = model_paraphrases(settings)
+    except MissingResource:
+        return None
+    return lambda instruction, seed: tuple(v.text for v in paraphrase({"instruction": instruction}, seed).variants)

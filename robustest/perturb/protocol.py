@@ -17,9 +17,17 @@ class Variant:
     original: str
     text: str
     plan: Any
+    prompt: str | None = None  # the query prompt it is encoded after; None: the retriever's own
 
     def describe(self) -> str:
         return self.plan.describe(self.original)
+
+    @property
+    def query(self):
+        """What the index encodes: the text, or the text with its own prompt."""
+        from ..retrievers.prompts import PromptedQuery
+
+        return self.text if self.prompt is None else PromptedQuery(self.text, self.prompt)
 
 
 @dataclass(frozen=True)

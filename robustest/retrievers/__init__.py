@@ -4,6 +4,8 @@
     resolve.py    a --retriever string -> a retriever (preset, folder, .gguf, hub id, module:factory)
     adapt.py      any model object (sentence-transformers, a function, ...) as a Retriever
     presets.py    the paper's ten retrievers, as data
+    tasks.py      the task instruction of each known dataset (what `{task}` becomes)
+    prompts.py    queries encoded under another query prompt (the instruction families)
     local.py      a model folder: its weight files and how it says to pool
     hf.py         dense retrievers from Hugging Face models, encoders and decoder LLMs alike
     pooling.py    one vector per text from a model's token states

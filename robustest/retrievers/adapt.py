@@ -96,6 +96,21 @@ class SentenceTransformerRetriever(EncoderRetriever):
         label = name or model_label(model)
         about = {"sentence_transformers": {"prompts": dict(prompts), "max_seq_length": getattr(model, "max_seq_length", None)}}
         super().__init__(wrap(queries), wrap(documents), label, chosen, about=about)
+        self._model = model
+        default = getattr(model, "default_prompt_name", None)
+        self.query_prompt = prompts.get("query", prompts.get(default, "") if default else "") or ""
+
+    def encode_queries_with_prompts(self, texts: Sequence[str], prompts: Sequence[str]) -> np.ndarray:
+        """Each query after its own prompt (sentence-transformers' `prompt=`), one call per prompt."""
+        out: np.ndarray | None = None
+        groups: dict[str, list[int]] = {}
+        for i, prompt in enumerate(prompts):
+            groups.setdefault(prompt, []).append(i)
+        for prompt, rows in groups.items():
+            vectors = as_matrix(self._model.encode([texts[i] for i in rows], prompt=prompt, convert_to_numpy=True, show_progress_bar=False), len(rows), self.name, "queries")
+            out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32) if out is None else out
+            out[rows] = vectors
+        return out if out is not None else np.empty((0, self.dimension), dtype=np.float32)
 
 
 def st_similarity(model: Any) -> str:

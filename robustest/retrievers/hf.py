@@ -159,22 +159,32 @@ class HFEncoder:
             "padding_side": self.tokenizer.padding_side,
         }
 
+    @property
+    def query_prompt(self) -> str:
+        return self.config.query_prompt
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode(texts, self.config.query_prompt, what="queries")
+
+    def encode_queries_with_prompts(self, texts: Sequence[str], prompts: Sequence[str]) -> np.ndarray:
+        """Each query after its own prompt instead of the query prompt (retrievers/prompts.py)."""
+        return self.encode(texts, list(prompts), what="queries")
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode(texts, self.config.doc_prompt, what="documents")
 
-    def encode(self, texts: Sequence[str], prompt: str = "", what: str = "texts") -> np.ndarray:
-        """`what` names the texts in progress lines ("encoding 1,033 documents with ...")."""
+    def encode(self, texts: Sequence[str], prompt: str | Sequence[str] = "", what: str = "texts") -> np.ndarray:
+        """Each text after `prompt` (one for all, or one per text). `what` names the texts in
+        progress lines ("encoding 1,033 documents with ...")."""
         import torch
 
         texts = list(texts)
+        prompts = [prompt] * len(texts) if isinstance(prompt, str) else list(prompt)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
         encoded = self.tokenizer(
-            [prompt + t for t in texts], truncation=True, max_length=self.config.max_length
+            [p + t for p, t in zip(prompts, texts)], truncation=True, max_length=self.config.max_length
         )
         keys = [k for k in self.tokenizer.model_input_names if k in encoded]
         order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
@@ -187,21 +197,26 @@ class HFEncoder:
                     {k: [encoded[k][i] for i in rows] for k in keys}, padding=True, return_tensors="pt"
                 ).to(self.device)
                 with torch.inference_mode():
-                    vectors = self.embed(batch, prompt)
+                    vectors = self.embed(batch, prompt if isinstance(prompt, str) else [prompts[i] for i in rows])
                 out[rows] = vectors.cpu().numpy()
                 bar.advance(len(rows))
         return out
 
-    def embed(self, batch, prompt: str, inputs_embeds=None):
-        """Vectors (float32 tensor) of a tokenized, padded batch of `prompt + text`: the forward
-        pass, pooling and normalisation. HotFlip passes `inputs_embeds` (which then replace the
-        batch's input ids) to take gradients through exactly this path."""
+    def embed(self, batch, prompt: str | Sequence[str], inputs_embeds=None):
+        """Vectors (float32 tensor) of a tokenized, padded batch of `prompt + text` (`prompt`:
+        one for the batch or one per row): the forward pass, pooling and normalisation.
+        HotFlip passes `inputs_embeds` (which then replace the batch's input ids) to take
+        gradients through exactly this path."""
+        import torch
+
         inputs = dict(batch)
         if inputs_embeds is not None:
             del inputs["input_ids"]
             inputs["inputs_embeds"] = inputs_embeds
         hidden = self.model(**inputs).last_hidden_state
-        prefix = self._prompt_length(prompt) if self.config.pooling == "mean_no_prompt" else 0
+        prefix: int | torch.Tensor = 0
+        if self.config.pooling == "mean_no_prompt":
+            prefix = self._prompt_length(prompt) if isinstance(prompt, str) else torch.tensor([self._prompt_length(p) for p in prompt], device=hidden.device)
         return pooling.pool(hidden, batch["attention_mask"], self.config.pooling, prefix=prefix, normalize=self.config.normalize)
 
     def _prompt_length(self, prompt: str) -> int:

