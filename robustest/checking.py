@@ -175,7 +175,7 @@ def chosen_families(session, families: Iterable[str] | None) -> list[str]:
     """The query families to gate: the shipped suites' by default, checked against the registry."""
     from .families import FAMILIES
 
-    gated = [name for name, f in FAMILIES.items() if f.perturbs_queries]
+    gated = [name for name, f in FAMILIES.items() if f.gated]
     if families is None:
         return [f for f in gated if f in session.families]
     if isinstance(families, str):

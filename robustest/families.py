@@ -20,6 +20,7 @@ Why these default thresholds (policy, not measurements of any one model):
 - naturalizing 0.10: dropping stopwords and case turns questions into keyword queries, a
   shift in style that real users make all the time.
 - case, punctuation, whitespace 0.05: meaning-preserving surface noise.
+- document_prompt 0.10: as for a missing query prompt, on the document side.
 - instruction families (the query prompt varies, the query does not): a reworded, misspelt or
   reformatted instruction says the same thing, 0.05; no prompt at all, or the generic web-search
   instruction in place of the task's, 0.10 (Qwen3-Embedding-0.6B loses ~7% of nDCG@10 on SCIDOCS
@@ -42,6 +43,7 @@ from typing import Any, Callable, Mapping
 
 from . import family_config
 from .errors import RobustestError
+from .document_prompt import DOCUMENTS_KEY, DocumentPromptFamily
 from .family_config import KEYS, FamilyConfig, parse_measure
 from .perturb.instructions import (
     InstructionPerturber, format_drift, generic_instruction, misspelt_instruction, other_task_instruction, remove_instruction, reworded_instruction,
@@ -80,6 +82,7 @@ class Family:
     description: str = ""  # the pytest marker's help
     perturber: Callable[[Any], Perturber] | None = None
     instruction: Callable[[Any, Any], Any] | None = None  # (QueryPrompt, rng) -> InstructionEdit: perturbs the query prompt
+    documents: Any = None  # a family measured on changed documents (document_prompt.DocumentPromptFamily)
     neighbours: Callable[[str], Any] | None = None  # every plan one edit away, simplest first (worst_case.py)
     group: str | None = None  # a second marker shared by related families (noise)
     own_keys: Mapping[str, str] = field(default_factory=dict)  # the family's own config keys -> kind
@@ -90,6 +93,11 @@ class Family:
     @property
     def perturbs_queries(self) -> bool:
         return self.sampler is not None or self.perturber is not None or self.instruction is not None
+
+    @property
+    def gated(self) -> bool:
+        """It has a drop-rate gate: it perturbs queries, their prompt, or the documents."""
+        return self.perturbs_queries or self.documents is not None
 
     @property
     def model_written(self) -> bool:
@@ -154,6 +162,11 @@ FAMILIES: dict[str, Family] = {
             )
         ),
         Family(
+            "document_prompt", documents=DocumentPromptFamily(), threshold=0.10, group="instruction",
+            description="the documents encoded again without the model's document prompt (the corpus, or `documents = N` of it)",
+            own_keys=DOCUMENTS_KEY, own_defaults={"documents": 0},
+        ),
+        Family(
             "poisoning", threshold=0.30, description="corpus poisoning: adversarial passages injected into the corpus (HotFlip, black-box), ASR@k gates",
             own_keys=POISONING_KEYS, own_defaults=POISONING_DEFAULTS, config_defaults={"seeds": (1999, 5), "k": 20},
             check_keys=check_poisoning_keys,
@@ -211,7 +224,7 @@ def check_family(family: Family) -> None:
         raise RobustestError(f"family name {name!r} must be letters, digits and underscores (it is a pytest marker and a TOML key), e.g. 'abbreviations'")
     if name in RESERVED or name in KEYS:
         raise RobustestError(f"family name {name!r} is taken by robustest ({', '.join(sorted(RESERVED | set(KEYS)))}); pick another")
-    if not family.perturbs_queries or not callable(family.sampler or family.perturber or family.instruction):
+    if family.documents is None and (not family.perturbs_queries or not callable(family.sampler or family.perturber or family.instruction)):
         raise RobustestError(f"family {name!r} needs a sampler: a function (query, rng) -> plan, e.g. Family({name!r}, my_sampler)")
     try:
         parse_fraction(family.threshold)

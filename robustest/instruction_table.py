@@ -12,19 +12,25 @@ SENSITIVITY = "instruction sensitivity"  # the kinds' mean, as `robustest analyz
 
 
 def is_instruction(family: Mapping[str, Any]) -> bool:
-    return isinstance(family, Mapping) and family.get("acts_on") == "instruction"
+    """A family of the instruction group: the query prompt varied, or the document prompt left out."""
+    return isinstance(family, Mapping) and family.get("acts_on") in ("instruction", "document_prompt")
 
 
 def instruction_rows(families: Mapping[str, Mapping[str, Any]], verdicts: Mapping[str, str]) -> list[dict[str, Any]]:
     """Per instruction family: clean and perturbed mean score, drop rate (mean, std over seeds),
     the gate's verdict (`verdicts`: family -> verdict), how many distinct prompts were used and
     the most used one."""
+    from .families import FAMILIES
+
+    order = {name: i for i, name in enumerate(FAMILIES)}
     rows = []
-    for name, family in families.items():
+    for name, family in sorted(families.items(), key=lambda item: (order.get(item[0], len(order)), item[0])):
         if not is_instruction(family):
             continue
         variants = [v for by_query in (family.get("variants") or {}).values() for v in by_query.values() if isinstance(v, Mapping)]
         prompts = Counter(v.get("prompt") for v in variants if isinstance(v.get("prompt"), str))
+        if family.get("acts_on") == "document_prompt":  # the documents went without their prompt
+            prompts = Counter({"": 1})
         rows.append({
             "kind": name,
             "measure": family.get("measure", ""),
@@ -35,6 +41,7 @@ def instruction_rows(families: Mapping[str, Mapping[str, Any]], verdicts: Mappin
             "verdict": verdicts.get(name, "not gated"),
             "prompts": len(prompts),
             "example": prompts.most_common(1)[0][0] if prompts else None,
+            "side": "documents" if family.get("acts_on") == "document_prompt" else "queries",
         })
     return rows
 
@@ -54,8 +61,8 @@ def finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def clipped(prompt: str | None, width: int = 60) -> str:
+def clipped(prompt: str | None, width: int = 60, side: str = "queries") -> str:
     if prompt is None:
         return "-"
-    text = repr(prompt)
+    text = repr(prompt) if side == "queries" else f"documents: {prompt!r}"
     return text if len(text) <= width else text[: width - 4] + "...'"

@@ -284,12 +284,12 @@ def instruction_section(run: Mapping) -> str:
             ncell(f"{pct(r['drop_rate_mean'])} ± {pct(r['drop_rate_std'])}"),
             verdict_badge(r["verdict"]) if r["verdict"] in ("pass", "fail", "inconclusive") else esc(r["verdict"]),
             ncell(str(r["prompts"])),
-            f'<td class="text"><code>{esc(repr(r["example"]))}</code></td>',
+            f'<td class="text">{"documents: " if r["side"] == "documents" else ""}<code>{esc(repr(r["example"]))}</code></td>',
         ]
         for r in rows
     ]
     prompt = (run.get("retriever") or {}).get("query_prompt")
-    intro = "The query prompt varied; the queries and the corpus vectors as they were."
+    intro = "The prompts varied; the query texts as they were."
     if isinstance(prompt, str):
         intro += f" The model's query prompt: <code>{esc(repr(prompt))}</code>."
     overall = sensitivity(rows)

@@ -156,7 +156,8 @@ class CorpusIndex:
         """Top-k documents for each (query id, text), best first (k defaults to the index's)."""
         return self._ranked(self.searcher, queries, self.k if k is None else k)
 
-    def _ranked(self, searcher, queries: Sequence[tuple[str, str]], k: int) -> list[dict[str, float]]:
+    def _ranked(self, searcher, queries: Sequence[tuple[str, str]], k: int, rows: np.ndarray | None = None) -> list[dict[str, float]]:
+        """`rows`: the corpus row of each of the searcher's vectors, when it holds only some documents."""
         texts = [text for _, text in queries]
         self_match = self.exclude_self_matches
         excluded = self.dataset.excluded_docs  # per query, e.g. BRIGHT's excluded_ids
@@ -175,7 +176,7 @@ class CorpusIndex:
             for score, index in zip(row_scores, row_indices):
                 if index < 0:  # FAISS pads with -1 when k exceeds the corpus
                     continue
-                doc_id = doc_ids[index]
+                doc_id = doc_ids[index if rows is None else rows[index]]
                 if self_match and doc_id == qid:  # BEIR: a document never answers itself (ArguAna, Quora)
                     continue
                 if doc_id in skip:
@@ -222,12 +223,28 @@ class CorpusIndex:
         rows = [fresh[text] if text in fresh else self._query_vectors[text] for _, text in queries]
         return np.stack(rows) if rows else np.zeros((0, self.searcher.dimension), dtype=np.float32)
 
+    def evaluate_with(
+        self,
+        vectors: np.ndarray,
+        rows: np.ndarray | None = None,
+        queries: Sequence[tuple[str, str]] | Mapping[str, str] | None = None,
+        measures: Iterable[str] = DEFAULT_MEASURES,
+    ) -> Evaluation:
+        """`evaluate` against other document vectors, searched exactly: row i of `vectors` is
+        document `rows[i]` (every document, in order, when `rows` is None). The document
+        families score a corpus some of whose documents changed, or a sample of it, this way."""
+        searcher = DenseSearcher(vectors, self.retriever.similarity, use_gpu=self.use_gpu)
+        return self.evaluate(queries, measures, searcher=(searcher, rows))
+
     def evaluate(
         self,
         queries: Sequence[tuple[str, str]] | Mapping[str, str] | None = None,
         measures: Iterable[str] = DEFAULT_MEASURES,
+        *,
+        searcher: tuple | None = None,
     ) -> Evaluation:
-        """Retrieve and score; `queries` defaults to the dataset's own queries."""
+        """Retrieve and score; `queries` defaults to the dataset's own queries. `searcher`:
+        (a searcher, its rows) in place of the index's own (see `evaluate_with`)."""
         if queries is None:
             queries = self.dataset.queries
         pairs = list(queries.items()) if isinstance(queries, Mapping) else [tuple(q) for q in queries]
@@ -235,7 +252,8 @@ class CorpusIndex:
         if unknown:
             raise RobustestError(f"query ids without judgements in {self.dataset.name}: {', '.join(unknown[:5])}")
         measures = list(measures)
-        runs = self.retrieve(pairs, depth_needed(measures, self.k))
+        depth = depth_needed(measures, self.k)
+        runs = self.retrieve(pairs, depth) if searcher is None else self._ranked(searcher[0], pairs, depth, searcher[1])
         # ir-measures scores each run under its own id; positions keep repeated query ids apart.
         keys = [str(i) for i in range(len(pairs))]
         qrels = {key: self.dataset.qrels[qid] for key, (qid, _) in zip(keys, pairs)}

@@ -11,7 +11,8 @@ robustest.provenance) and `dataset.subsample` ({"queries", "of"} when the max_qu
 queries, else null); `verdict` (the run's headline, robustest.headline); `lineage` (against a
 saved baseline: the anchor and the chain of accepted runs, robustest.lineage); in `comparison`,
 `judged_outside_tests` and each regression's `reference` ("baseline" or "anchor"); in a family,
-`acts_on` ("instruction" for the instruction families) and each variant's `prompt` (the exact
+`acts_on` ("instruction" for the instruction families, "document_prompt" for the family that
+re-encodes documents without their prompt) and each variant's `prompt` (the exact
 query prompt it was encoded after, where that is not the retriever's own).
 """
 
@@ -57,8 +58,9 @@ def family_record(run) -> dict[str, Any]:
     rates = seed_drop_rates(run.clean, run.perturbed)
     mean, std = summarize_seeds(rates)
     prompted = any(v.prompt is not None for p in run.perturbations for v in p.variants)
+    acts_on = getattr(run, "acts_on", None) or ("instruction" if prompted else None)
     return {
-        **({"acts_on": "instruction"} if prompted else {}),
+        **({"acts_on": acts_on} if acts_on else {}),
         "measure": run.measure,
         "seeds": list(run.seeds),
         "clean": {q: float(v) for q, v in zip(run.qids, run.clean)},

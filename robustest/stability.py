@@ -31,6 +31,11 @@ class FamilyRun:
     clean_evaluation: Evaluation
     qrels: dict[str, dict[str, int]]
     index: CorpusIndex
+    acts_on: str | None = None  # "document_prompt": the documents changed, the scored runs are the only ranks
+
+    @property
+    def documents_changed(self) -> bool:
+        return self.acts_on == "document_prompt"
 
     def __repr__(self) -> str:
         return (
@@ -61,6 +66,10 @@ class FamilyRun:
         """The top-k document ids of each clean query, and of each variant as an object array
         (seeds, queries) of lists, None where a query had no variant. Retrieves again only when
         the scored runs stop short of k (they are as deep as the measure's cutoff)."""
+        if self.documents_changed and min((len(r) for r in self.evaluation.runs), default=k) < k:
+            from .errors import RobustestError
+
+            raise RobustestError(f"{self.family} ranks a changed corpus: its runs hold the top {len(self.evaluation.runs[0])}, fewer than k = {k}; use a k up to the measure's cutoff")
         variant_runs = self.index.runs_at_depth(self.evaluation, k)
         clean_runs = dict(zip(self.clean_evaluation.qids, self.index.runs_at_depth(self.clean_evaluation, k)))
         clean = {q: list(clean_runs[q])[:k] for q in self.qids}
@@ -107,11 +116,20 @@ class FamilyRun:
             order = {seed: i for i, seed in enumerate(self.seeds)}
             rows = [{**r, "seeds": tuple(sorted(r["seeds"], key=lambda x: order.get(x, len(order))))} for r in merged.values()]
         rows = rows[:n]
-        # Ranks at the index's full depth (the scored runs stop where the measure does).
-        runs = self.index.retrieve([(r["query_id"], t) for r in rows for t in (r["original"], r.pop("_query"))])
+        if self.documents_changed:  # the index holds the clean corpus: the scored runs are this family's ranks
+            clean_runs = dict(zip(self.clean_evaluation.qids, self.clean_evaluation.runs))
+            changed_runs = dict(zip(self.evaluation.qids, self.evaluation.runs))
+            runs = []
+            for r in rows:
+                r.pop("_query")
+                runs += [clean_runs[r["query_id"]], changed_runs[r["query_id"]]]
+            depth = min((len(r) for r in self.evaluation.runs), default=0)
+        else:  # ranks at the index's full depth (the scored runs stop where the measure does)
+            runs = self.index.retrieve([(r["query_id"], t) for r in rows for t in (r["original"], r.pop("_query"))])
+            depth = self.index.k
         for r, before, after in zip(rows, runs[::2], runs[1::2]):
-            r["rank_before"] = first_relevant(before, self.qrels[r["query_id"]]) or f">{self.index.k}"
-            r["rank_after"] = first_relevant(after, self.qrels[r["query_id"]]) or f">{self.index.k}"
+            r["rank_before"] = first_relevant(before, self.qrels[r["query_id"]]) or f">{depth}"
+            r["rank_after"] = first_relevant(after, self.qrels[r["query_id"]]) or f">{depth}"
         return rows
 
 def first_relevant(run: Mapping[str, float], judged: Mapping[str, int]) -> int | None:
@@ -148,12 +166,14 @@ def perturb_seeds(
 
 
 def score_family(
-    index: CorpusIndex, family: str, seeds: Sequence[int], measure: str, clean: Evaluation, perturbations: Sequence[Perturbed]
+    index: CorpusIndex, family: str, seeds: Sequence[int], measure: str, clean: Evaluation, perturbations: Sequence[Perturbed],
+    evaluation: Evaluation | None = None,
 ) -> FamilyRun:
-    """Retrieve and score every variant of every seed (`perturbations[s]` is seed `seeds[s]`'s) in one batch."""
+    """Retrieve and score every variant of every seed (`perturbations[s]` is seed `seeds[s]`'s) in one batch;
+    `evaluation`: the variants already scored, in that order (a family that changed the documents)."""
     perturbations = tuple(perturbations)
     pairs = [(v.query_id, v.query) for p in perturbations for v in p.variants]
-    evaluation = index.evaluate(pairs, measures=[measure])
+    evaluation = index.evaluate(pairs, measures=[measure]) if evaluation is None else evaluation
     qids = list(clean.qids)
     position = {q: i for i, q in enumerate(qids)}
     perturbed = np.full((len(seeds), len(qids)), np.nan)

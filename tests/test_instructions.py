@@ -31,15 +31,17 @@ from test_pooling import TEXTS, encoder, tiny_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
 SUITES = REPO / "suites"
-KINDS = [name for name, f in FAMILIES.items() if f.group == "instruction"]
+KINDS = [name for name, f in FAMILIES.items() if f.instruction is not None]  # the query-prompt kinds
 TASK = "Given a question on aerodynamics, retrieve abstracts of papers that answer it"
 QWEN3 = QueryPrompt("Instruct: {task}\nQuery: ", TASKS["scifact"])
 SAMPLERS = (remove_instruction, generic_instruction, other_task_instruction, reworded_instruction, misspelt_instruction, format_drift)
 
 
-def test_the_group_has_six_gated_kinds():
+def test_the_group_has_six_query_prompt_kinds_and_the_document_prompt():
     assert KINDS == ["instruction_removed", "instruction_generic", "instruction_other_task", "instruction_reworded", "instruction_misspelling", "instruction_format"]
     assert all(FAMILIES[k].perturbs_queries and not FAMILIES[k].model_written and FAMILIES[k].sampler is None for k in KINDS)
+    assert [n for n, f in FAMILIES.items() if f.group == "instruction"] == [*KINDS, "document_prompt"]
+    assert FAMILIES["document_prompt"].gated and not FAMILIES["document_prompt"].perturbs_queries
 
 
 # -- the prompt and its samplers ------------------------------------------------------------
@@ -255,7 +257,7 @@ def test_a_retriever_without_a_prompt_skips_the_group_with_the_fix(small_cranfie
     done = run_suites(["-m", "instruction", f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}"], tmp_path)
     assert done.returncode == 0, done.stdout[-3000:]
     skipped = [line for line in done.stdout.splitlines() if line.startswith("SKIPPED")]
-    assert len(skipped) == 1 and skipped[0].startswith("SKIPPED [6]"), done.stdout[-3000:]
+    assert len(skipped) == 1 and skipped[0].startswith("SKIPPED [7]"), done.stdout[-3000:]  # and document_prompt
     assert "encodes queries with no prompt" in skipped[0] and "--robustest-query-prompt" in skipped[0]
 
 
@@ -323,3 +325,55 @@ def test_a_sentence_transformers_model_with_a_query_prompt_gives_the_suites_numb
         ours = report.run["families"][kind]
         assert ours["variants"] == suite["families"][kind]["variants"]
         np.testing.assert_allclose(ours["drop_rates"], suite["families"][kind]["drop_rates"], atol=1e-4)
+
+
+# -- the document prompt ----------------------------------------------------------------------
+
+
+def test_the_sample_holds_every_judged_document_and_is_seeded(small_cranfield):
+    from robustest.data import load_beir
+    from robustest.document_prompt import sample_rows
+
+    dataset = load_beir(small_cranfield)
+    qids = sorted(dataset.queries)[:10]
+    judged = {dataset.doc_ids.index(d) for q in qids for d in dataset.qrels[q]}
+    rows = sample_rows(dataset, qids, 60, 1999)
+    assert len(rows) == 60 and judged <= set(rows.tolist()) and list(rows) == sorted(set(rows.tolist()))
+    assert rows.tolist() == sample_rows(dataset, qids, 60, 1999).tolist() != sample_rows(dataset, qids, 60, 5).tolist()
+    assert sample_rows(dataset, qids, 0, 1999).tolist() == list(range(len(dataset.doc_ids)))
+
+
+@pytest.mark.parametrize("documents", [0, 60])
+def test_without_the_document_prompt_scores_as_a_model_without_one(minilm, minilm_dir, small_cranfield, cache_dir, documents):
+    """The family's perturbed scores are those of the same model configured with no document
+    prompt, on the same documents (all of them, or the sample); its clean ones the model's own."""
+    from robustest.cache import EmbeddingCache
+    from robustest.data import load_beir
+    from robustest.document_prompt import sample_rows
+    from robustest.retrieval import CorpusIndex
+    from robustest.retrievers.hf import HFEncoder
+
+    query, doc = "query: ", "passage: "
+    report = robustest.check(str(minilm_dir), str(small_cranfield), families=["document_prompt"], query_prompt=query, doc_prompt=doc,
+                             family_set=f"document_prompt.documents={documents}", cache_dir=str(cache_dir), verbose=False)
+    family = report.run["families"]["document_prompt"]
+    assert family["acts_on"] == "document_prompt" and family["seeds"] == [1999]
+    dataset = load_beir(small_cranfield)
+    rows = sample_rows(dataset, sorted(dataset.queries), documents, 1999)
+    assert report.run["document_prompt_documents"] == {"encoded": len(rows), "corpus": len(dataset.doc_ids), "prompt": doc}
+    for prompt, scores in ((doc, family["clean"]), ("", family["perturbed"]["1999"])):
+        model = HFEncoder("m", minilm_dir, replace(minilm.config, query_prompt=query, doc_prompt=prompt), weights_digest="dp", progress=False)
+        index = CorpusIndex(model, dataset, cache=EmbeddingCache(None), k=100)
+        vectors = model.encode_documents([dataset.documents[i] for i in rows])
+        expected = index.evaluate_with(vectors, None if len(rows) == len(dataset.doc_ids) else rows)
+        assert scores == pytest.approx(expected.by_query("nDCG@10"), abs=1e-5)
+    if documents:
+        assert family["clean"] != pytest.approx(report.run["per_query"]["nDCG@10"], abs=1e-6)  # scored on the sample
+    else:
+        assert family["clean"] == pytest.approx(report.run["per_query"]["nDCG@10"], abs=1e-5)
+    assert "document_prompt" in str(report) and "documents: ''" in str(report)
+
+
+def test_a_model_without_a_document_prompt_skips_it_with_the_fix(minilm_dir, small_cranfield, cache_dir):
+    report = robustest.check(str(minilm_dir), str(small_cranfield), families=["document_prompt"], query_prompt="query: ", cache_dir=str(cache_dir), verbose=False)
+    assert "skipped: document_prompt drop rate:" in str(report) and "--robustest-doc-prompt" in str(report)

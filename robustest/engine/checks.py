@@ -84,6 +84,9 @@ class Checks:
         return self._perturbers[family]
 
     def run(self, family: str) -> FamilyRun:
+        if family not in self.record.runs and FAMILIES[family].documents is not None:
+            # Deterministic and seeded by the data: a baseline's run is measured again, not replayed.
+            self.record.runs[family] = FAMILIES[family].documents.measure(self.session, family, self.config(family))
         if family not in self.record.runs:
             self.prefetch(family)
             cfg = self.config(family)
@@ -123,6 +126,8 @@ class Checks:
         texts = []
         for kind, texts_of in (("run", variants), ("worst_case", searched)):
             for f in sorted(self.planned.get(kind, set()) & families):
+                if FAMILIES[f].documents is not None:
+                    continue  # its queries are the clean ones
                 try:
                     texts += texts_of(f) if f in self.session.families and self.no_resource_reason(f) is None else []
                 except Exception:  # noqa: BLE001 - nothing is kept: it fails again in the family's own test, not in this one
@@ -350,6 +355,15 @@ class Checks:
 
     def no_resource_reason(self, family: str) -> str | None:
         """Why this run cannot perturb with `family` (e.g. no paraphrase model), None when it can."""
+        documents = FAMILIES[family].documents if family in FAMILIES else None
+        if documents is not None:
+            reason = documents.unavailable(self.session)
+            if reason and FAMILIES[family].group == "instruction":
+                try:  # a model with no prompt at all: the group's one reason
+                    self.session.query_prompt
+                except MissingResource as missing:
+                    return str(missing)
+            return reason
         try:
             self.perturber(family)
         except MissingResource as missing:

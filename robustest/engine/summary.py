@@ -91,14 +91,14 @@ def instruction_lines(run) -> list[str]:
     measure = rows[0]["measure"]
     lines = [
         "",
-        f"{SENSITIVITY}: the query prompt varied, the queries and the corpus vectors as they were"
+        f"{SENSITIVITY}: the prompts varied, the query texts as they were"
         + (f" (the model's prompt: {clipped(prompt, 90)})" if isinstance(prompt, str) else ""),
         f"  {'kind':26} {measure:>9} {'drop % (mean ± std)':>20}  {'verdict':12} {'prompts':>7}  most used prompt",
     ]
     for r in rows:
         value = f"{r['perturbed']:.4f}" if r["perturbed"] is not None else "n/a"
         drop = f"{r['drop_rate_mean'] * 100:8.2f} ± {r['drop_rate_std'] * 100:<6.2f}" if r["drop_rate_mean"] is not None else "n/a"
-        lines.append(f"  {r['kind']:26} {value:>9} {drop:>20}  {r['verdict']:12} {r['prompts']:>7}  {clipped(r['example'])}")
+        lines.append(f"  {r['kind']:26} {value:>9} {drop:>20}  {r['verdict']:12} {r['prompts']:>7}  {clipped(r['example'], side=r['side'])}")
     overall = sensitivity(rows)
     if overall is not None:
         lines.append(f"  {'mean of the kinds':26} {'':>9} {overall * 100:8.2f}")

@@ -173,6 +173,14 @@ class HFEncoder:
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode(texts, self.config.doc_prompt, what="documents")
 
+    @property
+    def document_prompt(self) -> str:
+        return self.config.doc_prompt
+
+    def encode_documents_with_prompt(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        """The documents after `prompt` instead of the document prompt (the document_prompt family)."""
+        return self.encode(texts, prompt, what="documents")
+
     def encode(self, texts: Sequence[str], prompt: str | Sequence[str] = "", what: str = "texts") -> np.ndarray:
         """Each text after `prompt` (one for all, or one per text). `what` names the texts in
         progress lines ("encoding 1,033 documents with ...")."""

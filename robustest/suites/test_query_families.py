@@ -39,7 +39,7 @@ def perturbing(robustness, family):
 
 
 @pytest.mark.robustest_uses("run")
-@by_family(f for f in FAMILIES.values() if f.perturbs_queries)
+@by_family(f for f in FAMILIES.values() if f.gated)
 def test_drop_rate(perturbing, family):
     perturbing.gate(family)
 

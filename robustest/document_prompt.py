@@ -1,0 +1,98 @@
+"""The document_prompt family: the documents encoded without the model's document prompt.
+
+Some instruction-tuned retrievers prefix documents too (Diver's `Represent this text:`,
+ReasonIR's `<|embed|>\\n`), and a pipeline that indexes with a plain encoder call drops it.
+Measuring that means encoding documents again: the whole corpus by default, or, with the
+family's `documents = N`, a seeded sample of N documents holding every judged document of the
+evaluated queries. Clean and perturbed are then both scored on that sample (the clean vectors
+read from the cache), so their ranks stay comparable. The perturbation is deterministic: one
+seed, the first of the family's. The count of documents to encode is printed before it starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .perturb.protocol import Perturbed, Variant
+
+DOCUMENTS_KEY = {"documents": "int"}  # the family's own key: documents to re-encode (0: all)
+
+
+@dataclass(frozen=True)
+class WithoutDocumentPrompt:
+    """The plan every query of the family carries: the query as it is, the corpus changed."""
+
+    prompt: str
+    encoded: int
+    corpus: int
+
+    def apply(self, query: str) -> str:
+        return query
+
+    def describe(self, query: str) -> str:
+        share = "the whole corpus" if self.encoded == self.corpus else f"{self.encoded:,} of {self.corpus:,} documents"
+        return f"documents encoded without the document prompt {self.prompt!r} ({share})"
+
+
+def unavailable(session) -> str | None:
+    """Why this run cannot measure the family, or None."""
+    retriever = session.retriever
+    name = getattr(retriever, "name", type(retriever).__name__)
+    if not callable(getattr(retriever, "encode_documents_with_prompt", None)) or not isinstance(getattr(retriever, "document_prompt", None), str):
+        return (f"{name} cannot encode documents under another prompt: document_prompt needs a Hugging Face model or a retriever "
+                "with document_prompt and encode_documents_with_prompt(texts, prompt)")
+    if not retriever.document_prompt.strip():
+        return f"{name} encodes documents with no prompt, so document_prompt has none to leave out (--robustest-doc-prompt gives one)"
+    return None
+
+
+def sample_rows(dataset, qids, size: int, seed: int) -> np.ndarray:
+    """Corpus rows to re-encode: every judged document of `qids`, then a seeded sample of the
+    rest up to `size` (all rows when size is 0 or the corpus is no larger)."""
+    n = len(dataset.doc_ids)
+    if not size or size >= n:
+        return np.arange(n)
+    position = {d: i for i, d in enumerate(dataset.doc_ids)}
+    judged = sorted({position[d] for q in qids for d in dataset.qrels.get(q, {}) if d in position})
+    others = np.setdiff1d(np.arange(n), judged)
+    extra = np.random.default_rng(seed).choice(others, size=max(size - len(judged), 0), replace=False) if size > len(judged) else []
+    return np.sort(np.concatenate([np.asarray(judged, dtype=np.int64), np.asarray(extra, dtype=np.int64)]))
+
+
+def measure(session, family: str, cfg) -> Any:
+    """The family's FamilyRun: clean and without the document prompt, on the same documents."""
+    from .progress import note
+    from .stability import score_family
+
+    index, dataset, retriever = session.corpus_index, session.dataset, session.retriever
+    clean_all = session.clean_evaluation_for(cfg.measure)
+    seed = cfg.seeds[0]
+    rows = sample_rows(dataset, clean_all.qids, int(cfg.extra.get("documents") or 0), seed)
+    corpus = len(dataset.doc_ids)
+    prompt = retriever.document_prompt
+    note(f"{family}: encoding {len(rows):,} of {corpus:,} documents again, without the document prompt {prompt!r}")
+    index.searcher  # the clean corpus vectors, from the cache
+    texts = [dataset.documents[i] for i in rows]
+    from .retrievers.vectors import checked_vectors
+
+    changed = checked_vectors(retriever.encode_documents_with_prompt(texts, ""), retriever, "encode_documents_with_prompt", len(texts), [dataset.doc_ids[i] for i in rows])
+    sample = None if len(rows) == corpus else rows
+    queries = list(zip(clean_all.qids, clean_all.texts))
+    clean = index.evaluate_with(np.asarray(index.embeddings)[rows], sample, queries, [cfg.measure])
+    perturbed = index.evaluate_with(changed, sample, queries, [cfg.measure])
+    plan = WithoutDocumentPrompt(prompt, len(rows), corpus)
+    variants = tuple(Variant(q, t, t, plan) for q, t in queries)
+    run = score_family(index, family, (seed,), cfg.measure, clean, [Perturbed(family, seed, variants, {})], evaluation=perturbed)
+    run.acts_on = "document_prompt"
+    session.record.add(f"{family}_documents", {"encoded": len(rows), "corpus": corpus, "prompt": prompt})
+    return run
+
+
+class DocumentPromptFamily:
+    """What the registry holds for the family (Family.documents): whether it can run, and the run."""
+
+    unavailable = staticmethod(unavailable)
+    measure = staticmethod(measure)
