@@ -2,7 +2,9 @@
 paper's six character operations on ~10% of the words, at least one), reordering (two words
 swap), synonymizing (WordNet synonyms behind a semantic guard), paraphrasing (a local model,
 --robustest-paraphraser), naturalizing (lowercase, no stopwords), and case, punctuation and
-whitespace noise. Select one with its marker: `-m misspelling`, `-m noise`.
+whitespace noise; and, for instruction-tuned retrievers, the instruction group (the query prompt
+varied, the query as it is; the documents without their prompt). Select one with its marker:
+`-m misspelling`, `-m noise`, `-m instruction`.
 
 - `test_drop_rate`: the paper's protocol, one random variant per query per seed (1999, 5, 27,
   2016, 2026), gated on the drop rate of nDCG@10.
