@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from .perturb.protocol import Perturbed, Variant
 
 DOCUMENTS_KEY = {"documents": "int"}  # the family's own key: documents to re-encode (0: all)
@@ -49,9 +47,11 @@ def unavailable(session) -> str | None:
     return None
 
 
-def sample_rows(dataset, qids, size: int, seed: int) -> np.ndarray:
-    """Corpus rows to re-encode: every judged document of `qids`, then a seeded sample of the
-    rest up to `size` (all rows when size is 0 or the corpus is no larger)."""
+def sample_rows(dataset, qids, size: int, seed: int):
+    """Corpus rows to re-encode (an array): every judged document of `qids`, then a seeded sample
+    of the rest up to `size` (all rows when size is 0 or the corpus is no larger)."""
+    import numpy as np  # not at import: the registry imports this module when pytest starts
+
     n = len(dataset.doc_ids)
     if not size or size >= n:
         return np.arange(n)
@@ -64,6 +64,8 @@ def sample_rows(dataset, qids, size: int, seed: int) -> np.ndarray:
 
 def measure(session, family: str, cfg) -> Any:
     """The family's FamilyRun: clean and without the document prompt, on the same documents."""
+    import numpy as np
+
     from .progress import note
     from .stability import score_family
 
