@@ -63,11 +63,11 @@ def sample_rows(dataset, qids, size: int, seed: int):
 
 
 def measure(session, family: str, cfg) -> Any:
-    """The family's FamilyRun: clean and without the document prompt, on the same documents."""
+    """(seed, clean evaluation, the one Perturbed, evaluation without the document prompt), on
+    the same documents: what engine/checks.py makes the family's FamilyRun of."""
     import numpy as np
 
     from .progress import note
-    from .stability import score_family
 
     index, dataset, retriever = session.corpus_index, session.dataset, session.retriever
     clean_all = session.clean_evaluation_for(cfg.measure)
@@ -87,10 +87,8 @@ def measure(session, family: str, cfg) -> Any:
     perturbed = index.evaluate_with(changed, sample, queries, [cfg.measure])
     plan = WithoutDocumentPrompt(prompt, len(rows), corpus)
     variants = tuple(Variant(q, t, t, plan) for q, t in queries)
-    run = score_family(index, family, (seed,), cfg.measure, clean, [Perturbed(family, seed, variants, {})], evaluation=perturbed)
-    run.acts_on = "document_prompt"
     session.record.add(f"{family}_documents", {"encoded": len(rows), "corpus": corpus, "prompt": prompt})
-    return run
+    return seed, clean, Perturbed(family, seed, variants, {}), perturbed
 
 
 class DocumentPromptFamily:

@@ -86,7 +86,11 @@ class Checks:
     def run(self, family: str) -> FamilyRun:
         if family not in self.record.runs and FAMILIES[family].documents is not None:
             # Deterministic and seeded by the data: a baseline's run is measured again, not replayed.
-            self.record.runs[family] = FAMILIES[family].documents.measure(self.session, family, self.config(family))
+            cfg = self.config(family)
+            seed, clean, perturbed, scored = FAMILIES[family].documents.measure(self.session, family, cfg)
+            run = score_family(self.session.corpus_index, family, (seed,), cfg.measure, clean, [perturbed], evaluation=scored)
+            run.acts_on = "document_prompt"
+            self.record.runs[family] = run
         if family not in self.record.runs:
             self.prefetch(family)
             cfg = self.config(family)
