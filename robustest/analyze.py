@@ -150,6 +150,7 @@ def score_table(runs: Sequence[Run], measure: str, factor: str = "dataset", fact
     families = list(dict.fromkeys(f for r in runs for f in (r.data.get("families") or {})))
     columns = [clean_name] + [f"{f} {_family_measure(runs, f)}" for f in families]
     # The instruction families also as one score, their mean per query: the model's instruction sensitivity.
+    column_of = dict(zip(families, columns[1:]))
     kinds = [f for f in families if any(is_instruction((r.data.get("families") or {}).get(f) or {}) for r in runs)]
     if kinds:
         columns.append(f"{SENSITIVITY} {_family_measure(runs, kinds[0])}")
@@ -169,10 +170,10 @@ def score_table(runs: Sequence[Run], measure: str, factor: str = "dataset", fact
                     unmapped.append((r.dataset, qid))
                     continue
             row = {"model": r.model, "dataset": r.dataset, "query": str(qid), "factor": level, clean_name: _num(value)}
-            for f, col in zip(families, columns[1:]):
+            for f, col in column_of.items():
                 row[col] = perturbed.get(f, {}).get(str(qid), float("nan"))
             if kinds:
-                values = [row[f"{f} {_family_measure(runs, f)}"] for f in kinds if f in perturbed]
+                values = [row[column_of[f]] for f in kinds if f in perturbed]
                 values = [v for v in values if math.isfinite(v)]
                 row[columns[-1]] = float(np.mean(values)) if values else float("nan")
             rows.append(row)

@@ -36,15 +36,25 @@ class WithoutDocumentPrompt:
 
 
 def unavailable(session) -> str | None:
-    """Why this run cannot measure the family, or None."""
+    """Why this run cannot measure the family, or None. A model with no prompt on either side
+    gets the instruction group's one reason (session.query_prompt's), so the group skips on one line."""
+    from .perturb.loaders import MissingResource
+    from .retrievers.prompts import can_change_document_prompt
+
     retriever = session.retriever
     name = getattr(retriever, "name", type(retriever).__name__)
-    if not callable(getattr(retriever, "encode_documents_with_prompt", None)) or not isinstance(getattr(retriever, "document_prompt", None), str):
-        return (f"{name} cannot encode documents under another prompt: document_prompt needs a Hugging Face model or a retriever "
-                "with document_prompt and encode_documents_with_prompt(texts, prompt)")
-    if not retriever.document_prompt.strip():
-        return f"{name} encodes documents with no prompt, so document_prompt has none to leave out (--robustest-doc-prompt gives one)"
-    return None
+    if not can_change_document_prompt(retriever):
+        reason = (f"{name} cannot encode documents under another prompt: document_prompt needs a Hugging Face model or a retriever "
+                  "with document_prompt and encode_documents_with_prompt(texts, prompt)")
+    elif not retriever.document_prompt.strip():
+        reason = f"{name} encodes documents with no prompt, so document_prompt has none to leave out (--robustest-doc-prompt gives one)"
+    else:
+        return None
+    try:
+        session.query_prompt
+    except MissingResource as missing:
+        return str(missing)
+    return reason
 
 
 def sample_rows(dataset, qids, size: int, seed: int):

@@ -167,10 +167,10 @@ def perturb_seeds(
 
 def score_family(
     index: CorpusIndex, family: str, seeds: Sequence[int], measure: str, clean: Evaluation, perturbations: Sequence[Perturbed],
-    evaluation: Evaluation | None = None,
+    evaluation: Evaluation | None = None, acts_on: str | None = None,
 ) -> FamilyRun:
     """Retrieve and score every variant of every seed (`perturbations[s]` is seed `seeds[s]`'s) in one batch;
-    `evaluation`: the variants already scored, in that order (a family that changed the documents)."""
+    `evaluation`: the variants already scored, in that order (a family that changed the documents, `acts_on`)."""
     perturbations = tuple(perturbations)
     pairs = [(v.query_id, v.query) for p in perturbations for v in p.variants]
     evaluation = index.evaluate(pairs, measures=[measure]) if evaluation is None else evaluation
@@ -183,5 +183,6 @@ def score_family(
             perturbed[s, position[v.query_id]] = evaluation.scores[measure][k]
             k += 1
     return FamilyRun(
-        family, measure, tuple(seeds), qids, clean.scores[measure].copy(), perturbed, perturbations, evaluation, clean, index.dataset.qrels, index
+        family, measure, tuple(seeds), qids, clean.scores[measure].copy(), perturbed, perturbations, evaluation, clean, index.dataset.qrels, index,
+        acts_on,
     )

@@ -88,9 +88,9 @@ class Checks:
             # Deterministic and seeded by the data: a baseline's run is measured again, not replayed.
             cfg = self.config(family)
             seed, clean, perturbed, scored = FAMILIES[family].documents.measure(self.session, family, cfg)
-            run = score_family(self.session.corpus_index, family, (seed,), cfg.measure, clean, [perturbed], evaluation=scored)
-            run.acts_on = "document_prompt"
-            self.record.runs[family] = run
+            self.record.runs[family] = score_family(
+                self.session.corpus_index, family, (seed,), cfg.measure, clean, [perturbed], evaluation=scored, acts_on="document_prompt"
+            )
         if family not in self.record.runs:
             self.prefetch(family)
             cfg = self.config(family)
@@ -361,13 +361,7 @@ class Checks:
         """Why this run cannot perturb with `family` (e.g. no paraphrase model), None when it can."""
         documents = FAMILIES[family].documents if family in FAMILIES else None
         if documents is not None:
-            reason = documents.unavailable(self.session)
-            if reason and FAMILIES[family].group == "instruction":
-                try:  # a model with no prompt at all: the group's one reason
-                    self.session.query_prompt
-                except MissingResource as missing:
-                    return str(missing)
-            return reason
+            return documents.unavailable(self.session)
         try:
             self.perturber(family)
         except MissingResource as missing:

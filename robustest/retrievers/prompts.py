@@ -36,6 +36,11 @@ def can_change_query_prompt(retriever) -> bool:
     return callable(getattr(retriever, PROMPTED_CALL, None)) and isinstance(getattr(retriever, "query_prompt", None), str)
 
 
+def can_change_document_prompt(retriever) -> bool:
+    """`document_prompt` and `encode_documents_with_prompt(texts, prompt)`: the document side's twin."""
+    return callable(getattr(retriever, "encode_documents_with_prompt", None)) and isinstance(getattr(retriever, "document_prompt", None), str)
+
+
 def encode_query_inputs(retriever, queries: Sequence[str | PromptedQuery], ids: Sequence[str], *, dimension: int | None = None) -> np.ndarray:
     """Vectors of plain query texts (`encode_queries`) and prompted ones
     (`encode_queries_with_prompts`), in the order given, each kind in one call, checked."""
