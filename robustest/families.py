@@ -15,6 +15,7 @@ Why these default thresholds (policy, not measurements of any one model):
 - synonymizing 0.15, paraphrasing 0.20: WordNet synonyms (even behind the semantic guard)
   and generated paraphrases do not
   always keep the sense, so part of any drop is the perturbation's fault, not the model's.
+- human_misspelling 0.20: as misspelling, the same share of words changed; only the errors differ.
 - reordering 0.05: swapping two words rarely changes what is asked; a bag-of-words model
   loses nothing, so a dense model should lose little.
 - naturalizing 0.10: dropping stopwords and case turns questions into keyword queries, a
@@ -48,7 +49,8 @@ from .family_config import KEYS, FamilyConfig, parse_measure
 from .perturb.instructions import (
     InstructionPerturber, format_drift, generic_instruction, misspelt_instruction, other_task_instruction, remove_instruction, reworded_instruction,
 )
-from .perturb.loaders import MissingResource, guarded_synonyms, instruction_rewriter, model_paraphrases
+from .perturb.human_typos import one_human_typo_plans, sample_human_typos
+from .perturb.loaders import MissingResource, guarded_synonyms, human_misspellings, instruction_rewriter, model_paraphrases
 from .perturb.protocol import Perturber, Sampler, SamplingPerturber
 from .perturb.synonyms import one_synonym_plans, sample_synonyms
 from .perturb.typos import one_typo_plans, sample_typos
@@ -135,6 +137,10 @@ FAMILIES: dict[str, Family] = {
         Family(
             "misspelling", sample_typos, threshold=0.20, description="query misspellings (the paper's six character operations)",
             neighbours=one_typo_plans,
+        ),
+        Family(
+            "human_misspelling", sample_human_typos, threshold=0.20, perturber=human_misspellings, neighbours=one_human_typo_plans,
+            description="query misspellings people make (real ones where a list has the word, else vowel, doubling, omission, real-word... errors)",
         ),
         Family("reordering", sample_swap, threshold=0.05, description="two words of the query swapped", neighbours=swap_plans),
         Family(

@@ -86,3 +86,16 @@ def instruction_rewriter(settings):
     except MissingResource:
         return None
     return lambda instruction, seed: tuple(v.text for v in paraphrase({"instruction": instruction}, seed).variants)
+
+
+def human_misspellings(settings) -> SamplingPerturber:
+    """The human_misspelling family's sampler, once its list of real misspellings and the word
+    frequencies are known to be installed (MissingResource, naming the extra, otherwise)."""
+    from .human_typos import MissingHumanModel, misspelling_list, sample_human_typos, zipf
+
+    try:
+        misspelling_list()
+        zipf("word")
+    except MissingHumanModel as missing:
+        raise MissingResource(str(missing)) from None
+    return SamplingPerturber("human_misspelling", sample_human_typos)
