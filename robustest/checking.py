@@ -176,8 +176,8 @@ def chosen_families(session, families: Iterable[str] | None) -> list[str]:
     from .families import FAMILIES
 
     gated = [name for name, f in FAMILIES.items() if f.gated]
-    if families is None:
-        return [f for f in gated if f in session.families]
+    if families is None:  # an opt-in family (the documents group) only when named
+        return [f for f in gated if f in session.families and not FAMILIES[f].opt_in]
     if isinstance(families, str):
         families = [families]
     families = list(dict.fromkeys(families))

@@ -73,8 +73,8 @@ def sample_rows(dataset, qids, size: int, seed: int):
 
 
 def measure(session, family: str, cfg) -> Any:
-    """(seed, clean evaluation, the one Perturbed, evaluation without the document prompt), on
-    the same documents: what engine/checks.py makes the family's FamilyRun of."""
+    """(seeds: the first only, clean evaluation, [the one Perturbed], evaluation without the
+    document prompt), on the same documents: what engine/checks.py makes the family's FamilyRun of."""
     import numpy as np
 
     from .progress import note
@@ -98,11 +98,12 @@ def measure(session, family: str, cfg) -> Any:
     plan = WithoutDocumentPrompt(prompt, len(rows), corpus)
     variants = tuple(Variant(q, t, t, plan) for q, t in queries)
     session.record.add(f"{family}_documents", {"encoded": len(rows), "corpus": corpus, "prompt": prompt})
-    return seed, clean, Perturbed(family, seed, variants, {}), perturbed
+    return (seed,), clean, [Perturbed(family, seed, variants, {})], perturbed
 
 
 class DocumentPromptFamily:
     """What the registry holds for the family (Family.documents): whether it can run, and the run."""
 
+    acts_on = "document_prompt"
     unavailable = staticmethod(unavailable)
     measure = staticmethod(measure)

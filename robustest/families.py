@@ -22,6 +22,11 @@ Why these default thresholds (policy, not measurements of any one model):
   shift in style that real users make all the time.
 - case, punctuation, whitespace 0.05: meaning-preserving surface noise.
 - document_prompt 0.10: as for a missing query prompt, on the document side.
+- documents group (the judged documents changed, the queries not): OCR confusions on ~3% of the
+  letters and human misspellings on ~10% of the words, 0.10 (a document says things redundantly,
+  but its misspelt terms no longer match the query's); boilerplate put in front, 0.05 (nothing
+  is lost); truncation to 64 words, 0.20 (content is lost, as a chunker loses it; what a
+  retriever should keep is what the first words say).
 - instruction families (the query prompt varies, the query does not): a reworded, misspelt or
   reformatted instruction says the same thing, 0.05; no prompt at all, or the generic web-search
   instruction in place of the task's, 0.10 (Qwen3-Embedding-0.6B loses ~7% of nDCG@10 on SCIDOCS
@@ -44,13 +49,14 @@ from typing import Any, Callable, Mapping
 
 from . import family_config
 from .errors import RobustestError
+from .document_noise import DEFAULT_TOKENS, DocumentNoise, boilerplate, doc_typos, ocr_noise, truncation
 from .document_prompt import DOCUMENTS_KEY, DocumentPromptFamily
 from .family_config import KEYS, FamilyConfig, parse_measure
 from .perturb.instructions import (
     InstructionPerturber, format_drift, generic_instruction, misspelt_instruction, other_task_instruction, remove_instruction, reworded_instruction,
 )
 from .perturb.human_typos import one_human_typo_plans, sample_human_typos
-from .perturb.loaders import MissingResource, guarded_synonyms, human_misspellings, instruction_rewriter, model_paraphrases
+from .perturb.loaders import MissingResource, guarded_synonyms, human_misspellings, instruction_rewriter, model_paraphrases, require_human_model
 from .perturb.protocol import Perturber, Sampler, SamplingPerturber
 from .perturb.synonyms import one_synonym_plans, sample_synonyms
 from .perturb.typos import one_typo_plans, sample_typos
@@ -85,6 +91,7 @@ class Family:
     perturber: Callable[[Any], Perturber] | None = None
     instruction: Callable[[Any, Any], Any] | None = None  # (QueryPrompt, rng) -> InstructionEdit: perturbs the query prompt
     documents: Any = None  # a family measured on changed documents (document_prompt.DocumentPromptFamily)
+    opt_in: bool = False  # it encodes documents: it runs only when -m names it or its group (or check(families=...) does)
     neighbours: Callable[[str], Any] | None = None  # every plan one edit away, simplest first (worst_case.py)
     group: str | None = None  # a second marker shared by related families (noise)
     own_keys: Mapping[str, str] = field(default_factory=dict)  # the family's own config keys -> kind
@@ -172,6 +179,16 @@ FAMILIES: dict[str, Family] = {
             description="the documents encoded again without the model's document prompt (the corpus, or `documents = N` of it)",
             own_keys=DOCUMENTS_KEY, own_defaults={"documents": 0},
         ),
+        *(
+            Family(name, documents=DocumentNoise(perturb, needs), threshold=threshold, group="documents", description=about, opt_in=True,
+                   own_keys={**DOCUMENTS_KEY, **own}, own_defaults={"documents": 0, **{k: DEFAULT_TOKENS for k in own}})
+            for name, perturb, needs, threshold, own, about in (
+                ("ocr_noise", ocr_noise, None, 0.10, {}, "the judged documents with OCR character confusions (rn -> m, l -> 1, e -> c, ...)"),
+                ("doc_typos", doc_typos, require_human_model, 0.10, {}, "the judged documents misspelt as people misspell (the human_misspelling model)"),
+                ("truncation", truncation, None, 0.20, {"tokens": "int"}, "the judged documents cut to their first `tokens` words (64), as a chunker would"),
+                ("boilerplate", boilerplate, None, 0.05, {}, "navigation or cookie-banner text put before the judged documents"),
+            )
+        ),
         Family(
             "poisoning", threshold=0.30, description="corpus poisoning: adversarial passages injected into the corpus (HotFlip, black-box), ASR@k gates",
             own_keys=POISONING_KEYS, own_defaults=POISONING_DEFAULTS, config_defaults={"seeds": (1999, 5), "k": 20},
@@ -181,7 +198,11 @@ FAMILIES: dict[str, Family] = {
 }
 BUILTIN = frozenset(FAMILIES)
 DEFAULT_THRESHOLDS = {name: f.threshold for name, f in FAMILIES.items()}  # the built-ins'
-GROUPS = {"noise": "case, punctuation and whitespace noise", "instruction": "the query prompt perturbed, not the query (instruction-tuned retrievers)"}
+GROUPS = {
+    "noise": "case, punctuation and whitespace noise",
+    "instruction": "the query prompt perturbed, not the query (instruction-tuned retrievers)",
+    "documents": "noise on the judged documents (OCR, typos, truncation, boilerplate), the queries as they are",
+}
 # Names a family cannot take: the plugin's other markers and the config keys of every family.
 RESERVED = {"robustest", "geometry", "robustest_property", "robustest_reference", *GROUPS}
 _REGISTERED_BY: dict[str, str] = {}  # custom family -> the module that registered it
@@ -237,6 +258,12 @@ def check_family(family: Family) -> None:
         parse_measure(family.measure)
     except ValueError as exc:
         raise RobustestError(f"family {name!r}: {exc}") from None
+
+
+def selected_by(markexpr: str, family: Family) -> bool:
+    """Whether a -m expression names the family or its group (an opt-in family runs only then)."""
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", markexpr or ""))
+    return family.name in words or (family.group is not None and family.group in words)
 
 
 def sampler(family: str) -> Sampler:

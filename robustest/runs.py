@@ -12,7 +12,7 @@ queries, else null); `verdict` (the run's headline, robustest.headline); `lineag
 saved baseline: the anchor and the chain of accepted runs, robustest.lineage); in `comparison`,
 `judged_outside_tests` and each regression's `reference` ("baseline" or "anchor"); in a family,
 `acts_on` ("instruction" for the instruction families, "document_prompt" for the family that
-re-encodes documents without their prompt) and each variant's `prompt` (the exact
+re-encodes documents without their prompt, "documents" for the document-noise families) and each variant's `prompt` (the exact
 query prompt it was encoded after, where that is not the retriever's own).
 """
 

@@ -31,11 +31,11 @@ class FamilyRun:
     clean_evaluation: Evaluation
     qrels: dict[str, dict[str, int]]
     index: CorpusIndex
-    acts_on: str | None = None  # "document_prompt": the documents changed, the scored runs are the only ranks
+    acts_on: str | None = None  # "document_prompt", "documents": the documents changed, the scored runs are the only ranks
 
     @property
     def documents_changed(self) -> bool:
-        return self.acts_on == "document_prompt"
+        return self.acts_on in ("document_prompt", "documents")
 
     def __repr__(self) -> str:
         return (

@@ -86,10 +86,10 @@ class Checks:
     def run(self, family: str) -> FamilyRun:
         if family not in self.record.runs and FAMILIES[family].documents is not None:
             # Deterministic and seeded by the data: a baseline's run is measured again, not replayed.
-            cfg = self.config(family)
-            seed, clean, perturbed, scored = FAMILIES[family].documents.measure(self.session, family, cfg)
+            cfg, documents = self.config(family), FAMILIES[family].documents
+            seeds, clean, perturbations, scored = documents.measure(self.session, family, cfg)
             self.record.runs[family] = score_family(
-                self.session.corpus_index, family, (seed,), cfg.measure, clean, [perturbed], evaluation=scored, acts_on="document_prompt"
+                self.session.corpus_index, family, seeds, cfg.measure, clean, perturbations, evaluation=scored, acts_on=documents.acts_on
             )
         if family not in self.record.runs:
             self.prefetch(family)

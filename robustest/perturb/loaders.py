@@ -88,14 +88,21 @@ def instruction_rewriter(settings):
     return lambda instruction, seed: tuple(v.text for v in paraphrase({"instruction": instruction}, seed).variants)
 
 
-def human_misspellings(settings) -> SamplingPerturber:
-    """The human_misspelling family's sampler, once its list of real misspellings and the word
-    frequencies are known to be installed (MissingResource, naming the extra, otherwise)."""
-    from .human_typos import MissingHumanModel, misspelling_list, sample_human_typos, zipf
+def require_human_model() -> None:
+    """MissingResource, naming the extra, unless the list of real misspellings and the word
+    frequencies of the human misspelling model are installed."""
+    from .human_typos import MissingHumanModel, misspelling_list, zipf
 
     try:
         misspelling_list()
         zipf("word")
     except MissingHumanModel as missing:
         raise MissingResource(str(missing)) from None
+
+
+def human_misspellings(settings) -> SamplingPerturber:
+    """The human_misspelling family's sampler, once its model is known to be installed."""
+    from .human_typos import sample_human_typos
+
+    require_human_model()
     return SamplingPerturber("human_misspelling", sample_human_typos)

@@ -213,6 +213,15 @@ def get_session(config: pytest.Config):
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     run = get_run(config)
+    # A family that encodes documents (the documents group) runs only when -m names it or its group.
+    from ..families import FAMILIES, selected_by
+
+    skipped = [f.name for f in FAMILIES.values() if f.opt_in and not selected_by(config.option.markexpr, f)]
+    if skipped:
+        unused = [item for item in items if any(item.get_closest_marker(name) for name in skipped)]
+        if unused:
+            config.hook.pytest_deselected(items=unused)
+            items[:] = [item for item in items if item not in unused]
     if not (run.settings.baseline or run.settings.compare_to):
         # Comparisons need a reference; without one they are not tests of anything.
         unused = [item for item in items if item.get_closest_marker("robustest_reference")]
