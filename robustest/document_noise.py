@@ -91,13 +91,22 @@ def boilerplate(text: str, rng: random.Random, cfg=None) -> str:
     return f"{rng.choice(BOILERPLATE)}\n{text}"
 
 
+def judged_rows(dataset, qids, relevant_only: bool = True) -> set[int]:
+    """Corpus rows of the documents judged for `qids` (relevant ones only, by default)."""
+    position = {d: i for i, d in enumerate(dataset.doc_ids)}
+    return {position[d] for q in qids for d, grade in dataset.qrels.get(q, {}).items() if (grade > 0 or not relevant_only) and d in position}
+
+
+def with_others(dataset, rows: set[int], extra: int, seed: int) -> list[int]:
+    """`rows` and a seeded sample of `extra` other rows of the corpus, sorted."""
+    others = sorted(set(range(len(dataset.doc_ids))) - rows)
+    picked = random.Random(f"robustest:{seed}:sample").sample(others, min(extra, len(others))) if extra > 0 else []
+    return sorted(rows | set(picked))
+
+
 def sample_rows(dataset, qids, extra: int, seed: int) -> list[int]:
     """Rows of the judged-relevant documents of `qids`, then a seeded sample of `extra` others."""
-    position = {d: i for i, d in enumerate(dataset.doc_ids)}
-    judged = {position[d] for q in qids for d, grade in dataset.qrels.get(q, {}).items() if grade > 0 and d in position}
-    others = sorted(set(range(len(dataset.doc_ids))) - judged)
-    picked = random.Random(f"robustest:{seed}:sample").sample(others, min(extra, len(others))) if extra else []
-    return sorted(judged | set(picked))
+    return with_others(dataset, judged_rows(dataset, qids), extra, seed)
 
 
 class DocumentNoise:

@@ -62,14 +62,13 @@ def sample_rows(dataset, qids, size: int, seed: int):
     of the rest up to `size` (all rows when size is 0 or the corpus is no larger)."""
     import numpy as np  # not at import: the registry imports this module when pytest starts
 
+    from .document_noise import judged_rows, with_others
+
     n = len(dataset.doc_ids)
     if not size or size >= n:
         return np.arange(n)
-    position = {d: i for i, d in enumerate(dataset.doc_ids)}
-    judged = sorted({position[d] for q in qids for d in dataset.qrels.get(q, {}) if d in position})
-    others = np.setdiff1d(np.arange(n), judged)
-    extra = np.random.default_rng(seed).choice(others, size=max(size - len(judged), 0), replace=False) if size > len(judged) else []
-    return np.sort(np.concatenate([np.asarray(judged, dtype=np.int64), np.asarray(extra, dtype=np.int64)]))
+    judged = judged_rows(dataset, qids, relevant_only=False)
+    return np.asarray(with_others(dataset, judged, size - len(judged), seed), dtype=np.int64)
 
 
 def measure(session, family: str, cfg) -> Any:
