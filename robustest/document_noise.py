@@ -44,18 +44,17 @@ DEFAULT_TOKENS = 64
 
 
 @dataclass(frozen=True)
-class DocumentEdit:
-    """The plan every query of a document family carries: the query as it is, documents changed."""
+class DocumentsChanged:
+    """The plan every query of a document family carries: the query as it is, documents changed
+    as `what` says."""
 
-    family: str
-    changed: int
-    corpus: int
+    what: str
 
     def apply(self, query: str) -> str:
         return query
 
     def describe(self, query: str) -> str:
-        return f"{self.family}: {self.changed:,} of {self.corpus:,} documents changed (the judged ones first)"
+        return self.what
 
 
 def ocr_noise(text: str, rng: random.Random, cfg=None) -> str:
@@ -167,7 +166,7 @@ class DocumentNoise:
             for row, text in texts.items():
                 replaced[row] = done[text]
             evaluations.append(index.evaluate_with(replaced, None, queries, [cfg.measure]))
-            plan = DocumentEdit(family, len(texts), corpus)
+            plan = DocumentsChanged(f"{family}: {len(texts):,} of {corpus:,} documents changed (the judged ones first)")
             perturbations.append(Perturbed(family, seed, tuple(Variant(q, t, t, plan) for q, t in queries), {}))
         scored = Evaluation(
             [q for e in evaluations for q in e.qids], [t for e in evaluations for t in e.texts], [r for e in evaluations for r in e.runs],

@@ -11,28 +11,12 @@ seed, the first of the family's. The count of documents to encode is printed bef
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from .document_noise import DocumentsChanged, judged_rows, with_others
 from .perturb.protocol import Perturbed, Variant
 
 DOCUMENTS_KEY = {"documents": "int"}  # the family's own key: documents to re-encode (0: all)
-
-
-@dataclass(frozen=True)
-class WithoutDocumentPrompt:
-    """The plan every query of the family carries: the query as it is, the corpus changed."""
-
-    prompt: str
-    encoded: int
-    corpus: int
-
-    def apply(self, query: str) -> str:
-        return query
-
-    def describe(self, query: str) -> str:
-        share = "the whole corpus" if self.encoded == self.corpus else f"{self.encoded:,} of {self.corpus:,} documents"
-        return f"documents encoded without the document prompt {self.prompt!r} ({share})"
 
 
 def unavailable(session) -> str | None:
@@ -61,8 +45,6 @@ def sample_rows(dataset, qids, size: int, seed: int):
     """Corpus rows to re-encode (an array): every judged document of `qids`, then a seeded sample
     of the rest up to `size` (all rows when size is 0 or the corpus is no larger)."""
     import numpy as np  # not at import: the registry imports this module when pytest starts
-
-    from .document_noise import judged_rows, with_others
 
     n = len(dataset.doc_ids)
     if not size or size >= n:
@@ -94,7 +76,8 @@ def measure(session, family: str, cfg) -> Any:
     queries = list(zip(clean_all.qids, clean_all.texts))
     clean = index.evaluate_with(np.asarray(index.embeddings)[rows], sample, queries, [cfg.measure])
     perturbed = index.evaluate_with(changed, sample, queries, [cfg.measure])
-    plan = WithoutDocumentPrompt(prompt, len(rows), corpus)
+    share = "the whole corpus" if len(rows) == corpus else f"{len(rows):,} of {corpus:,} documents"
+    plan = DocumentsChanged(f"documents encoded without the document prompt {prompt!r} ({share})")
     variants = tuple(Variant(q, t, t, plan) for q, t in queries)
     session.record.add(f"{family}_documents", {"encoded": len(rows), "corpus": corpus, "prompt": prompt})
     return (seed,), clean, [Perturbed(family, seed, variants, {})], perturbed
