@@ -295,7 +295,11 @@ class Option:
 
 def parse_prompt(value: str) -> str:
     """A prompt as typed on a command line or in an ini file, where a newline cannot be: the
-    two characters \\n are a newline, \\t a tab (Qwen3's prompt is 'Instruct: {task}\\nQuery:')."""
+    two characters \\n are a newline, \\t a tab (Qwen3's prompt is 'Instruct: {task}\\nQuery:').
+    `{task}` is the one placeholder: another (`{taks}`) is a typo that would be encoded as text."""
+    for name in re.findall(r"\{(\w*)\}", value):
+        if name != "task":
+            raise ValueError(f"{value!r} has the placeholder {{{name}}}; the only one is {{task}} (the dataset's task instruction)")
     return value.replace("\\n", "\n").replace("\\t", "\t")
 
 

@@ -554,6 +554,9 @@ BAD_VALUES = {  # option -> (bad value, what the one error line must say)
     "threads": ("0", r"--robustest-threads: '0' must be at least 1"),
     "index": ("annoy", r"--robustest-index: 'annoy' is not an index kind; use flat"),
     "index_shards": ("0", r"--robustest-index-shards: '0' must be at least 1"),
+    "query_prompt": ("Instruct: {taks} Query: ", r"--robustest-query-prompt: .* has the placeholder \{taks\}; the only one is \{task\}"),
+    "doc_prompt": ("{passage}: ", r"--robustest-doc-prompt: .* has the placeholder \{passage\}; the only one is \{task\}"),
+    "instruction": ("Given a {query}, retrieve", r"--robustest-instruction: .* has the placeholder \{query\}"),
 }
 FLAGS = [name for name, _, option in options() if option.flag]
 
