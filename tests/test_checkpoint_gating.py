@@ -24,7 +24,7 @@ from robustest.runs import load_run
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 # The clean comparison and one family: what a checkpoint gate needs, at a test's cost.
-GATES = [str(SUITES / "test_effectiveness.py"), str(SUITES / "test_query_families.py"), "-k", "effectiveness or regression or (drop_rate and misspelling)"]
+GATES = [str(SUITES / "test_effectiveness.py"), str(SUITES / "test_query_families.py"), "-k", "effectiveness or regression or (drop_rate and misspelling and not human and not instruction)"]
 
 
 # -- the anchor: synthetic runs with tight CIs --------------------------------------------------

@@ -19,7 +19,7 @@ from robustest.stability import run_family
 from robustest.stats import Verdict
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
-GATES = [str(SUITES / "test_effectiveness.py"), str(SUITES / "test_query_families.py"), "-k", "effectiveness or regression or (drop_rate and misspelling)"]
+GATES = [str(SUITES / "test_effectiveness.py"), str(SUITES / "test_query_families.py"), "-k", "effectiveness or regression or (drop_rate and misspelling and not human and not instruction)"]
 
 
 # -- statistics on synthetic records ---------------------------------------------------------

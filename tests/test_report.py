@@ -279,7 +279,7 @@ def test_plugin_writes_the_html_report(pytester, cache_dir, small_cranfield, tmp
     def run(*args):
         return pytester.runpytest_subprocess(
             str(SUITES / "test_query_families.py"), str(SUITES / "test_effectiveness.py"), "-p", "no:cacheprovider",
-            "-k", "(drop_rate and misspelling) or regression", f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}", *args,
+            "-k", "(drop_rate and misspelling and not human and not instruction) or regression", f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}", *args,
         )  # fmt: skip
 
     out, saved = tmp_path / "run.html", tmp_path / "run.json"

@@ -103,7 +103,7 @@ def test_plugin_writes_the_clean_and_perturbed_trec_runs(pytester, cache_dir, sm
     out, saved = tmp_path / "clean.trec", tmp_path / "run.json"
     result = pytester.runpytest_subprocess(
         str(suites / "test_effectiveness.py"), str(suites / "test_query_families.py"), "-p", "no:cacheprovider",
-        "-k", "effectiveness or (drop_rate and misspelling)", "--robustest-seeds=1999,5",
+        "-k", "effectiveness or (drop_rate and misspelling and not human and not instruction)", "--robustest-seeds=1999,5",
         f"--robustest-dataset={small_cranfield}", f"--robustest-cache-dir={cache_dir}",
         f"--robustest-trec-run={out}", "--robustest-trec-perturbed", f"--robustest-save={saved}",
     )  # fmt: skip
