@@ -5,9 +5,12 @@ On a public set of real (correct, misspelt) word pairs that the human model was 
 BY-SA 3.0 data), each generator misspells the correct word `--draws` times (a one-word query,
 its own seeded rng per draw) and we count:
 
-- hit rate: the share of pairs whose exact human misspelling is among the draws, overall and
-  split by whether the human model's list (nlpaug's) has the word (then it draws from the list)
-  or not (then its kinds of error make it);
+- exact rate (the headline): the share of draws that are the exact human misspelling, overall
+  and split by whether the human model's list (nlpaug's) has the word (then it draws from the
+  list) or not (then its kinds of error make it);
+- hit rate: the share of pairs whose exact human misspelling is among the `--draws` draws (a
+  coarser view: with many draws a uniform generator covers most of a short word's one-edit
+  neighbourhood, so this saturates where the exact rate does not);
 - the edit-type mix of the draws beside the human pairs' own: one insertion, deletion,
   substitution or transposition, several edits, or a real word (wordfreq Zipf >= 3, first), and
   its total variation distance to the human mix.
@@ -29,7 +32,7 @@ from pathlib import Path
 
 from common import machine_info, next_results_path
 
-from robustest.perturb.human_typos import REAL_WORD_ZIPF, misspelling_list, sample_human_typos, zipf
+from robustest.perturb.human_typos import REAL_WORD_ZIPF, misspelling_list, sample_human_typos, single_edit, zipf
 from robustest.perturb.typos import sample_typos
 from robustest.stopwords import english_stopwords
 
@@ -56,25 +59,26 @@ def codespell_pairs() -> list[tuple[str, str]]:
     return pairs
 
 
+EDIT_TYPES = {"ins": "insertion", "del": "deletion", "sub": "substitution", "trans": "transposition"}
+
+
 def edit_type(correct: str, wrong: str) -> str:
     if zipf(wrong) >= REAL_WORD_ZIPF:
         return "real-word"
-    if len(wrong) == len(correct) + 1 and any(wrong[:i] + wrong[i + 1:] == correct for i in range(len(wrong))):
-        return "insertion"
-    if len(wrong) + 1 == len(correct) and any(correct[:i] + correct[i + 1:] == wrong for i in range(len(correct))):
-        return "deletion"
-    if len(wrong) == len(correct):
-        diff = [i for i, (a, b) in enumerate(zip(correct, wrong)) if a != b]
-        if len(diff) == 1:
-            return "substitution"
-        if len(diff) == 2 and diff[1] == diff[0] + 1 and correct[diff[0]] == wrong[diff[1]] and correct[diff[1]] == wrong[diff[0]]:
-            return "transposition"
-    return "several"
+    edit = single_edit(correct, wrong)
+    return EDIT_TYPES[edit[0]] if edit else "several"
 
 
 def mix(counts: Counter) -> dict[str, float]:
     total = sum(counts.values()) or 1
     return {t: round(counts[t] / total, 4) for t in TYPES}
+
+
+def share(counts) -> float | None:
+    """sum of hits / sum of tries over [hits, tries] pairs."""
+    counts = list(counts)
+    tries = sum(c[1] for c in counts)
+    return round(sum(c[0] for c in counts) / tries, 4) if tries else None
 
 
 def main() -> None:
@@ -94,27 +98,28 @@ def main() -> None:
         "generators": {},
     }
     for name, sampler in GENERATORS.items():
-        hits = {"listed": [0, 0], "not listed": [0, 0]}
+        hits = {"listed": [0, 0], "not listed": [0, 0]}  # pairs hit within the draws, pairs
+        exact = {"listed": [0, 0], "not listed": [0, 0]}  # draws equal to the human misspelling, draws
         drawn = Counter()
         for correct, wrong in pairs:
-            outputs = set()
-            for d in range(args.draws):
-                plan = sampler(correct, random.Random(f"{name}:{correct}:{d}"))
-                typo = plan.apply(correct)
-                outputs.add(typo)
-                drawn[edit_type(correct, typo)] += 1
-            group = hits["listed" if correct in listed else "not listed"]
-            group[0] += wrong in outputs
-            group[1] += 1
-        total_hits, total = sum(h[0] for h in hits.values()), sum(h[1] for h in hits.values())
+            outputs = [sampler(correct, random.Random(f"{name}:{correct}:{d}")).apply(correct) for d in range(args.draws)]
+            drawn.update(edit_type(correct, typo) for typo in outputs)
+            group = "listed" if correct in listed else "not listed"
+            hits[group][0] += wrong in outputs
+            hits[group][1] += 1
+            exact[group][0] += outputs.count(wrong)
+            exact[group][1] += len(outputs)
         generated = mix(drawn)
         result["generators"][name] = {
-            "hit_rate": round(total_hits / total, 4),
-            "hit_rate_by_list": {k: round(h[0] / h[1], 4) if h[1] else None for k, h in hits.items()},
+            "exact_rate": share(exact.values()),
+            "exact_rate_by_list": {k: share([v]) for k, v in exact.items()},
+            "hit_rate": share(hits.values()),
+            "hit_rate_by_list": {k: share([v]) for k, v in hits.items()},
             "mix": generated,
             "total_variation_to_human": round(0.5 * sum(abs(generated[t] - result["human_mix"][t]) for t in TYPES), 4),
         }
     mine, paper = result["generators"]["human_misspelling"], result["generators"]["misspelling"]
+    result["exact_rate_ratio"] = round(mine["exact_rate"] / paper["exact_rate"], 2) if paper["exact_rate"] else None
     result["hit_rate_ratio"] = round(mine["hit_rate"] / paper["hit_rate"], 2) if paper["hit_rate"] else None
     result["machine"] = machine_info()
     path = next_results_path("human_misspellings")

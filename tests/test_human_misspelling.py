@@ -15,7 +15,8 @@ import pytest
 from robustest.families import FAMILIES
 from robustest.perturb import NoLegalEdit
 from robustest.perturb.human_typos import (
-    KINDS, HumanTypoPlan, classify, errors_of, estimates, misspelling_list, one_human_typo_plans, parse_list, sample_human_typos,
+    KINDS, HumanTypoPlan, channel_weight, classify, errors_of, estimates, misspelling_list, one_human_typo_plans, parse_list,
+    sample_human_typos, single_edit,
 )
 from robustest.perturb.typos import editable_words, words_to_change
 from robustest.perturb.words import split_words
@@ -101,8 +102,33 @@ def test_the_mixture_is_the_estimate_from_the_list():
     shipped = estimates()
     assert again["counts"] == shipped["counts"] and again["weights"] == shipped["weights"]
     assert again["position_weights"] == shipped["position_weights"]
+    assert again["channel"] == shipped["channel"]
     assert sum(shipped["weights"].values()) == pytest.approx(1, abs=1e-3)
     assert shipped["weights"]["keyboard"] < 0.25 and shipped["position_weights"][0] < 1
+
+
+@pytest.mark.parametrize("word,other,edit", [
+    ("separate", "seperate", ("sub", "a", "e")),
+    ("accommodate", "accomodate", ("del", "m", "m")),
+    ("until", "untill", ("ins", "l", "l")),
+    ("their", "thier", ("trans", "e", "i")),
+    ("apple", "pple", ("del", "^", "a")),
+    ("apple", "xapple", ("ins", "^", "x")),
+    ("apple", "appel", ("trans", "l", "e")),
+    ("apple", "apple", None),
+    ("final", "finle", None),
+    ("definitely", "definately", ("sub", "i", "a")),
+])
+def test_single_edit_names_the_one_letter_edit(word, other, edit):
+    assert single_edit(word, other) == edit
+
+
+def test_the_confusion_table_favours_the_edits_people_make():
+    """Counted from the list: a vowel for a vowel beats a far key, an undoubled consonant beats
+    a dropped first letter; an edit never seen is rare, never impossible."""
+    assert channel_weight("separate", "seperate") > 10 * channel_weight("separate", "seqarate")
+    assert channel_weight("accommodate", "accomodate") > channel_weight("accommodate", "ccommodate")
+    assert 0 < channel_weight("jazz", "jazq") < channel_weight("jazz", "jaz")
 
 
 def test_the_list_is_read_as_written():

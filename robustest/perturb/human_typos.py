@@ -3,9 +3,10 @@
 For a word with entries in a published list of real misspellings (the English list nlpaug
 ships, from Belinkov & Bisk's natural noise collected from Wikipedia edit histories; the
 `human` extra installs it), one of them. For any other word, one error of a kind people make,
-drawn with the weights estimated from that same list, and at a place in the word as often as
-people err there (rarely the first letter) (`resources/human_typo_mix.json`, rebuilt by
-benchmarks/estimate_human_typo_mix.py):
+drawn with the weights estimated from that same list; within a kind, each candidate weighs as
+often as people make that letter edit (a confusion table counted from the list's one-edit pairs,
+after Kernighan, Church & Gale's noisy channel) and err at that place in a word (rarely the first
+letter) (`resources/human_typo_mix.json`, rebuilt by benchmarks/estimate_human_typo_mix.py):
 
     vowel       a confusable vowel, or ie <-> ei            separate -> seperate, receive -> recieve
     doubling    a consonant doubled or undoubled            accommodate -> accomodate, until -> untill
@@ -113,6 +114,47 @@ def position_bin(word: str, other: str) -> int:
 def where_weight(word: str, other: str) -> float:
     """How often people err at that place of a word, relative to elsewhere (rarely the first letter)."""
     return float(estimates()["position_weights"][position_bin(word, other)])
+
+
+def single_edit(word: str, other: str) -> tuple[str, str, str] | None:
+    """The one edit that makes `other` of `word`, as a confusion-table key, or None when it
+    takes more: ("del", before, x) x left out after `before`; ("ins", before, y) y put in after
+    `before`; ("sub", x, y) y typed for x; ("trans", x, y) xy typed as yx. "^" is the word's start."""
+    if len(other) == len(word) - 1:
+        i = first_difference(word, other)
+        return ("del", ("^" + word)[i], word[i]) if word[:i] + word[i + 1 :] == other else None
+    if len(other) == len(word) + 1:
+        i = first_difference(word, other)
+        return ("ins", ("^" + other)[i], other[i]) if other[:i] + other[i + 1 :] == word else None
+    if len(other) == len(word):
+        diff = [i for i, (a, b) in enumerate(zip(word, other)) if a != b]
+        if len(diff) == 1:
+            return ("sub", word[diff[0]], other[diff[0]])
+        i = diff[0] if diff else 0
+        if len(diff) == 2 and diff[1] == i + 1 and word[i] == other[i + 1] and word[i + 1] == other[i]:
+            return ("trans", word[i], word[i + 1])
+    return None
+
+
+def edit_context(edit: tuple[str, str, str]) -> str:
+    """The letters of a correct word an edit needs: two for a deletion or transposition, the
+    one before for an insertion, the one replaced for a substitution (Kernighan, Church & Gale's
+    normalisation)."""
+    kind, x, y = edit
+    return x + y if kind in ("del", "trans") else x
+
+
+def channel_weight(word: str, other: str) -> float:
+    """How often people make the one edit that turns `word` into `other`, per chance to make it,
+    from the list's confusion counts (add-half smoothing: an edit never seen is rare, not
+    impossible). An edit of several letters (some suffix confusions) weighs as one edit seen
+    once in a letter's worth of chances (`several`)."""
+    edit = single_edit(word, other)
+    table = estimates()["channel"]
+    if edit is None:
+        return table["several"]
+    made = table["edits"].get(" ".join(edit), 0)
+    return (made + 0.5) / (table["letters"].get(edit_context(edit), 0) + 1)
 
 
 # -- the kinds: every misspelling of a word each one can make ---------------------------------
@@ -252,7 +294,8 @@ def misspell_word(word: str, rng: random.Random) -> tuple[str, str] | None:
         return None
     kind, found = rng.choices(options, weights=[weights[k] for k, _ in options])[0]
     frequency = real_word_errors(key) if kind == "real_word" else {}
-    typo = rng.choices(found, weights=[where_weight(key, w) * frequency.get(w, 1.0) for w in found])[0]
+    likely = [where_weight(key, w) * channel_weight(key, w) * frequency.get(w, 1.0) for w in found]
+    typo = rng.choices(found, weights=likely)[0]
     return cased(word, typo), kind
 
 
