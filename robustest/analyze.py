@@ -389,3 +389,10 @@ def write_outputs(a: Analysis, out: str | Path) -> list[Path]:
     written += write_figures(a, out)
     a.written = [str(p) for p in written]
     return written
+
+
+def write_mteb_results(a: Analysis, folder: str | Path) -> list[Path]:
+    """Every analyzed run's MTEB result files under `folder` (robustest.mteb_results)."""
+    from . import mteb_results
+
+    return [path for r in a.raw for path in mteb_results.write_mteb_results(r.data, folder)]

@@ -74,7 +74,7 @@ def run_check(settings: Settings, *, retriever: Any = None, dataset: Any = None,
     from .report_card import Outcome, Report
     from .settings import check_output_paths
 
-    check_output_paths(settings)  # a bad save=/html=/trec_run= path fails before any work
+    check_output_paths(settings)  # a bad save=/html=/trec_run=/per_query= path fails before any work
     session = RobustestSession(settings)
     if retriever is not None:
         session.resolution = object_resolution(retriever, name, similarity)
@@ -106,7 +106,7 @@ def run_check(settings: Settings, *, retriever: Any = None, dataset: Any = None,
     # it raised, like an inconclusive one under --robustest-inconclusive=fail).
     finished.passed = not any(o.status == "failed" for o in outcomes)
     report = Report(finished, outcomes)
-    for line in write_outputs(finished, passed=finished.passed) + trec:  # save=, html=, update_baseline=, trec_run=
+    for line in write_outputs(finished, passed=finished.passed) + trec:  # save=, html=, update_baseline=, trec_run=, per_query=
         if line.startswith("ERROR"):
             raise RobustestError(line.removeprefix("ERROR: "))
         if verbose:

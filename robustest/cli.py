@@ -10,11 +10,16 @@
     robustest encode [options] [--workers N] [--ray-address ADDR]
                                   encode a corpus into the embedding cache the suites read,
                                   in this process or on Ray (N workers, GPU actors when present)
-    robustest analyze RUN... [--out DIR] [--factor dataset|COLUMN --factor-file CSV]
+    robustest analyze RUN... [--out DIR] [--factor dataset|COLUMN --factor-file CSV] [--mteb-results DIR]
                                   marginal means, geometry and correlations over saved runs,
-                                  CSV tables and a page of figures (DIR/figures.html)
-    robustest report RUN.json --html OUT.html [--baseline BASE.json]
-                                  an HTML report (tables, plots) of a saved run
+                                  CSV tables and a page of figures (DIR/figures.html); MTEB
+                                  result files of every run
+    robustest report RUN.json [--html OUT.html] [--per-query OUT.parquet] [--baseline BASE.json]
+                                  an HTML report (tables, plots) of a saved run, and/or its
+                                  per-query table (one row per family, seed and query)
+    robustest report RUN... | DIR --html OUT.html
+                                  a checkpoint series: several runs of one model as it trained
+                                  (e.g. RobustnessEvaluator's), drop rates against the step
     robustest init [DIR]          copy the shipped suites into DIR (default: suites) to edit
     robustest convert SRC DST [--split S] [--fields KEY=COLUMN,...] [--force]
                                   write any dataset robustest reads (MTEB, save_to_disk,
@@ -32,7 +37,7 @@ import sys
 from contextlib import contextmanager
 
 from .errors import RobustestError
-from .settings import Settings, argparse_type, escaped_help, option_name, options, parse_dataset_fields, parse_positive_int
+from .settings import Settings, argparse_type, escaped_help, option_name, options, parse_dataset_fields, parse_positive_int, parse_table_path
 
 
 def add_setting_options(parser: argparse.ArgumentParser) -> None:
@@ -77,9 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--out", default="robustest-analysis", metavar="DIR", help="folder for the CSV tables, PNG plots and figures.html (default: robustest-analysis)")
     analyze.add_argument("--factor", default="dataset", metavar="dataset|COLUMN", help="what the models are compared across: dataset, or a column of --factor-file")
     analyze.add_argument("--factor-file", default=None, metavar="CSV", help="CSV with columns dataset, COLUMN and optionally query (e.g. query or task type)")
-    report = commands.add_parser("report", help="write an HTML report of a run saved with --robustest-save")
-    report.add_argument("run", metavar="RUN.json", help="a run saved with --robustest-save")
-    report.add_argument("--html", required=True, metavar="OUT.html", help="where to write the report")
+    analyze.add_argument("--mteb-results", default=None, metavar="DIR", help="also write each run's MTEB result files into DIR, as --robustest-mteb-results (one model folder per retriever)")
+    report = commands.add_parser("report", help="write an HTML report or a per-query table of a run saved with --robustest-save")
+    report.add_argument("run", nargs="+", metavar="RUN.json", help="a run saved with --robustest-save; several (or a folder of them): a checkpoint series")
+    report.add_argument("--html", default=None, metavar="OUT.html", help="where to write the report")
+    report.add_argument("--per-query", type=argparse_type(parse_table_path), default=None, metavar="OUT.parquet",
+                        help="where to write one row per family, seed and query (.parquet or .csv), as --robustest-per-query")
     report.add_argument("--baseline", default=None, metavar="BASE.json", help="a saved run to show beside it")
     convert = commands.add_parser("convert", help="write a dataset in any form robustest reads as a BEIR folder")
     convert.add_argument("source", metavar="SRC", help="any --robustest-dataset value: a folder, mteb:<Task>, hf:<org>/<name>, irds:<id>")
@@ -128,16 +136,35 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "report":
         from .report import write_html
         from .runs import load_run as read_run
+        from .series import run_paths
 
-        run = read_run(args.run)
+        if not (args.html or args.per_query):
+            raise RobustestError("robustest report writes --html OUT.html, --per-query OUT.parquet or both; name at least one")
+        paths = run_paths(args.run)
+        if len(paths) > 1:  # a checkpoint series: drop rates against the training step
+            from .series import write_series_html
+
+            if args.per_query or args.baseline or not args.html:
+                raise RobustestError(f"robustest report got {len(paths)} runs: a checkpoint series is one --html page; --per-query and --baseline take one run")
+            print(f"checkpoint series of {len(paths)} runs written to {write_series_html([read_run(p) for p in paths], args.html)}")
+            return 0
+        run = read_run(paths[0])
         baseline = read_run(args.baseline) if args.baseline else None
-        print(f"HTML report written to {write_html(run, args.html, baseline)}")
+        if args.html:
+            print(f"HTML report written to {write_html(run, args.html, baseline)}")
+        if args.per_query:
+            from .per_query import write_per_query
+
+            print(f"per-query table written to {write_per_query(run, args.per_query)}")
     elif args.command == "analyze":
         import warnings
 
-        from .analyze import analyze_runs, write_outputs
+        from .analyze import analyze_runs, write_mteb_results, write_outputs
         from .figures import PAGE
+        from .mteb_results import check_results_folder
 
+        if args.mteb_results:
+            check_results_folder(args.mteb_results, "--mteb-results")  # before any work
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             analysis = analyze_runs(args.runs, factor=args.factor, factor_file=args.factor_file)
@@ -145,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
         written = write_outputs(analysis, args.out)
         print(f"\nwrote {len(written)} files to {args.out}")
         print(f"figures: {next(p for p in written if p.name == PAGE)} (every figure on one page)")
+        if args.mteb_results:
+            mteb_files = write_mteb_results(analysis, args.mteb_results)
+            print(f"wrote {len(mteb_files)} MTEB result files to {args.mteb_results} (mteb.ResultCache({args.mteb_results!r}).load_results())")
         messages = analysis.warnings + [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
         for message in dict.fromkeys(messages):
             print(f"robustest: warning: {message}", file=sys.stderr)

@@ -47,13 +47,7 @@ document.body.setAttribute("data-images-ok",ok?"yes":"no");});
 
 
 def write_html(run: Mapping[str, Any], path: str | Path, baseline: Mapping[str, Any] | None = None) -> Path:
-    path = Path(path)
-    if not path.parent.is_dir():
-        what = "is a file, not a folder" if path.parent.exists() else "does not exist"
-        raise RobustestError(f"cannot write the HTML report {path}: {path.parent} {what}; create the folder or write the report elsewhere")
-    page = render_html(run, baseline).encode("utf-8")
-    atomic_write(path, lambda f: f.write(page))
-    return path
+    return write_page(path, render_html(run, baseline))
 
 
 def render_html(run: Mapping[str, Any], baseline: Mapping[str, Any] | None = None) -> str:
@@ -70,13 +64,28 @@ def render_html(run: Mapping[str, Any], baseline: Mapping[str, Any] | None = Non
         poisoning_section(run.get("poisoning")),
         geometry_section(run.get("geometry"), (baseline or {}).get("geometry")),
     ]
-    title = f"robustest report: {retriever_label(run)} on {dataset_label(run)}"
+    return page(f"robustest report: {retriever_label(run)} on {dataset_label(run)}", sections)
+
+
+def page(title: str, sections: Iterable[str]) -> str:
+    """A whole HTML document: the style, the image check, the non-empty sections."""
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{esc(title)}</title><style>{CSS}</style><script>{IMAGE_CHECK}</script></head>\n<body>\n"
         + "\n".join(s for s in sections if s)
         + "\n</body></html>\n"
     )
+
+
+def write_page(path: str | Path, text: str) -> Path:
+    """Write an HTML page atomically; a folder that is not there is one clear error."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        what = "is a file, not a folder" if path.parent.exists() else "does not exist"
+        raise RobustestError(f"cannot write the HTML report {path}: {path.parent} {what}; create the folder or write the report elsewhere")
+    data = text.encode("utf-8")
+    atomic_write(path, lambda f: f.write(data))
+    return path
 
 
 # -- small helpers ----------------------------------------------------------------------------

@@ -3,7 +3,8 @@
     report.passed      every gate passed (a not-judged gate passes only without --robustest-ci)
     report.verdict     the headline: PASSED / NOT SHOWN SAFE / FAILED, and why
     report.gates       one GateRow per gate and comparison, Holm-adjusted as in the summary
-    report.to_frame()  the rows as a pandas DataFrame
+    report.to_frame()  the rows as a pandas DataFrame; to_frame("queries"): one row per family,
+                       seed and query (robustest.per_query)
     report.save(path)  the run file (usable as --robustest-baseline or check(baseline=...))
     report.html(path)  the HTML report a pytest run writes
     print(report)      the terminal summary a pytest run prints; in Jupyter: a table and a chart
@@ -90,8 +91,15 @@ class Report:
                     rows.append(GateRow(o.name, o.family, "drop rate", "", NAN, NAN, NAN, NAN, verdict, NAN, 0, o.message))
         return rows
 
-    def to_frame(self):
-        """The gates as a pandas DataFrame, one row per gate."""
+    def to_frame(self, level: str = "gates"):
+        """A pandas DataFrame: "gates", one row per gate; "queries", one row per family, seed and
+        query, with texts, scores and ranks (robustest.per_query, what --robustest-per-query writes)."""
+        if level == "queries":
+            from .per_query import per_query_frame
+
+            return per_query_frame(self.run)
+        if level != "gates":
+            raise RobustestError(f"Report.to_frame({level!r}): the levels are 'gates' (one row per gate, the default) and 'queries' (one row per family, seed and query)")
         try:
             import pandas as pd
         except ImportError:

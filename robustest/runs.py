@@ -13,7 +13,8 @@ saved baseline: the anchor and the chain of accepted runs, robustest.lineage); i
 `judged_outside_tests` and each regression's `reference` ("baseline" or "anchor"); in a family,
 `acts_on` ("instruction" for the instruction families, "document_prompt" for the family that
 re-encodes documents without their prompt, "documents" for the document-noise families) and each variant's `prompt` (the exact
-query prompt it was encoded after, where that is not the retriever's own).
+query prompt it was encoded after, where that is not the retriever's own); in a family, `ranks` (the best relevant
+document's rank per query before and after, `family_ranks`).
 """
 
 from __future__ import annotations
@@ -69,7 +70,30 @@ def family_record(run) -> dict[str, Any]:
         "drop_rates": [float(r) for r in rates],
         "drop_rate_mean": float(mean),
         "drop_rate_std": float(std),
+        "ranks": family_ranks(run),
     }
+
+
+def family_ranks(run) -> dict[str, Any]:
+    """The rank of each query's best relevant document before and after (None: not in the top
+    `depth`), read from the scored runs: no second search. `depth` is how deep the family's
+    measure retrieved (nDCG@10: 10); the clean runs may go deeper and are cut there, so before
+    and after are read at one depth."""
+    from .retrieval import depth_needed
+    from .stability import first_relevant
+
+    depth = depth_needed([run.measure], run.index.k)
+
+    def rank(ranked, qid: str) -> int | None:
+        return first_relevant(list(ranked)[:depth], run.qrels[qid])
+
+    clean_runs = dict(zip(run.clean_evaluation.qids, run.clean_evaluation.runs))
+    clean = {q: rank(clean_runs[q], q) for q in run.qids}
+    perturbed: dict[str, dict[str, int | None]] = {}
+    rows = iter(run.evaluation.runs)  # every variant of every seed, in perturbation order
+    for p in run.perturbations:
+        perturbed[str(p.seed)] = {v.query_id: rank(next(rows), v.query_id) for v in p.variants}
+    return {"depth": depth, "clean": clean, "perturbed": perturbed}
 
 
 def frozen_perturber(record: Mapping[str, Any], family: str) -> Callable[[Mapping[str, str], int], Any]:
@@ -193,6 +217,8 @@ def shape_problem(run: Mapping[str, Any]) -> str | None:
         for seed, by_query in record["perturbed"].items():
             if problem := wrong(f"family {family} perturbed scores of seed {seed}", by_query, dict):
                 return problem
+        if record.get("ranks") is not None and (problem := wrong(f"family {family} ranks", record["ranks"], dict)):
+            return problem
     return None
 
 

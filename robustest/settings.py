@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable
 
 from .errors import RobustestError
+from .per_query import parse_table_path, require_pyarrow
 
 
 def parse_whole(value: Any, minimum: int = 1) -> int:
@@ -374,6 +375,8 @@ class Settings:
     html: str | None = setting(None, "write an HTML report of the run (tables and plots, one self-contained file) to this path", metavar="PATH")
     trec_run: str | None = setting(None, "write the clean run in TREC format (qid Q0 docid rank score tag) to this file", metavar="PATH")
     trec_perturbed: bool = setting(False, "with --robustest-trec-run: also write each family's perturbed runs beside it, one file per seed", parse_bool, flag=True)
+    mteb_results: str | None = setting(None, "write MTEB result files into this folder, an MTEB results cache that mteb.ResultCache(DIR).load_results() reads: the clean scores, and per family the perturbed scores with the drop rate and its gate", metavar="DIR")
+    per_query: str | None = setting(None, "write one row per family, seed and query (texts, scores, drop, the best relevant document's rank before and after) to this .parquet or .csv file, for pandas or duckdb", parse_table_path, metavar="PATH")
     baseline: str | None = setting(None, "gate against this saved run (--robustest-save of an earlier checkpoint): same variant texts, paired comparison", metavar="RUN.json")
     update_baseline: bool = setting(False, "replace the --robustest-baseline file with this run only when it was shown safe: every test passed, every gate and comparison passed outright, every family of the baseline was compared, and it is within the tolerance of the anchor (the first accepted run)", parse_bool, flag=True)
     compare_to: str | None = setting(None, "gate against a second retriever measured in this session (any --retriever value)", metavar="ID")
@@ -465,13 +468,14 @@ def check_output_paths(settings: Settings) -> None:
     pytest's --junitxml does): a bad path must not cost a whole run."""
     from pathlib import Path
 
-    for name in ("save", "html", "trec_run"):
+    examples = {"save": "run.json", "html": "report.html", "trec_run": "run.trec", "per_query": "per-query.parquet"}
+    for name, example in examples.items():
         value = getattr(settings, name)
         if not value:
             continue
         path = Path(value).expanduser()
         if path.is_dir():
-            raise RobustestError(f"{option_name(name)}={value} is a folder; name a file in it, e.g. {path / ('run.json' if name == 'save' else 'report.html' if name == 'html' else 'run.trec')}")
+            raise RobustestError(f"{option_name(name)}={value} is a folder; name a file in it, e.g. {path / example}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -482,6 +486,12 @@ def check_output_paths(settings: Settings) -> None:
 
         if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
             raise RobustestError(f"{option_name(name)}={value} cannot be written (no permission); choose a writable path")
+    if (settings.per_query or "").lower().endswith(".parquet"):  # known now, not after the run
+        require_pyarrow(f"{option_name('per_query')}={settings.per_query}")
+    if settings.mteb_results:  # a folder, unlike the files above
+        from .mteb_results import check_results_folder
+
+        check_results_folder(settings.mteb_results, option_name("mteb_results"))
 
 
 def same_file(a: str, b: str) -> bool:

@@ -557,6 +557,7 @@ BAD_VALUES = {  # option -> (bad value, what the one error line must say)
     "query_prompt": ("Instruct: {taks} Query: ", r"--robustest-query-prompt: .* has the placeholder \{taks\}; the only one is \{task\}"),
     "doc_prompt": ("{passage}: ", r"--robustest-doc-prompt: .* has the placeholder \{passage\}; the only one is \{task\}"),
     "instruction": ("Given a {query}, retrieve", r"--robustest-instruction: .* has the placeholder \{query\}"),
+    "per_query": ("queries.xlsx", r"--robustest-per-query: 'queries\.xlsx' is not a \.parquet or \.csv file"),
 }
 FLAGS = [name for name, _, option in options() if option.flag]
 
@@ -665,7 +666,7 @@ def family(change: Callable[[dict], None]) -> Callable[[dict], None]:
 
 add("run-file", "missing", 2, r"^robustest: error: run file .*/in/nope\.json does not exist; save one with --robustest-save",
     lambda e: report(e, e.path("nope.json")))
-add("run-file", "a-folder", 2, r"^robustest: error: run file .*/in/runs cannot be read \(.*Is a directory",
+add("run-file", "a-folder-without-runs", 2, r"^robustest: error: .*/in/runs holds no run files \(\*\.json\); pass run files",
     lambda e: report(e, e.folder("runs")))
 damaged_run("truncated", r"run file .*run\.json is not valid JSON .*truncated", text=json.dumps({"schema": 2, "retriever": {"name": "x" * 50}})[:40])
 damaged_run("empty", r"run file .*run\.json is not valid JSON \(line 1, column 1", text="")
@@ -739,8 +740,14 @@ add("output", "report-baseline-missing", 2, r"^robustest: error: run file .*/in/
     lambda e: e.cli("report", e.data.run, "--html", e.out / "r.html", "--baseline", e.path("base.json")))
 add("output", "report-baseline-damaged", 2, r"^robustest: error: run file .*/in/base\.json lacks retriever",
     lambda e: e.cli("report", e.data.run, "--html", e.out / "r.html", "--baseline", e.run_file(lambda r: r.pop("retriever"), name="base.json")))
-add("output", "report-without-html", 2, r"^robustest report: error: the following arguments are required: --html",
+add("output", "report-without-html", 2, r"^robustest: error: robustest report writes --html OUT\.html, --per-query OUT\.parquet or both",
     lambda e: e.cli("report", e.data.run))
+add("output", "report-per-query-as-excel", 2, r"^robustest report: error: argument --per-query: 'q\.xlsx' is not a \.parquet or \.csv file",
+    lambda e: e.cli("report", e.data.run, "--per-query", "q.xlsx"))
+add("output", "report-per-query-into-missing-folder", 2, r"^robustest: error: cannot write .*/nope/q\.parquet \(No such file or directory\)",
+    lambda e: e.cli("report", e.data.run, "--per-query", e.out / "nope" / "q.parquet"))
+add("output", "report-series-with-baseline", 2, r"^robustest: error: robustest report got 2 runs: a checkpoint series is one --html page; --per-query and --baseline take one run",
+    lambda e: e.cli("report", e.data.run, e.data.run, "--html", e.out / "r.html", "--baseline", e.data.run))
 add("output", "analyze-no-runs", 2, r"^robustest analyze: error: the following arguments are required: RUN",
     lambda e: e.cli("analyze"))
 add("output", "analyze-run-missing", 2, r"^robustest: error: run file .*/in/nope\.json does not exist",
@@ -785,6 +792,12 @@ add("output", "save-onto-a-folder", 2, r"^ERROR: results not saved: cannot write
     lambda e: e.evaluate(f"--robustest-save={e.folder('taken')}"))
 add("output", "html-onto-a-folder", 2, r"^ERROR: HTML report not written: cannot write .*/in/taken \(Is a directory\)",
     lambda e: e.evaluate(f"--robustest-html={e.folder('taken')}"))
+add("output", "plugin-per-query-onto-a-folder", 4, r"^ERROR: --robustest-per-query=.*/in/taken\.parquet is a folder; name a file in it",
+    lambda e: e.pytest(f"--robustest-per-query={e.folder('taken.parquet')}"))
+add("output", "plugin-mteb-results-onto-a-file", 4, r"^ERROR: --robustest-mteb-results=.*/in/notes\.txt is a file; it names a folder for MTEB results",
+    lambda e: e.pytest(f"--robustest-mteb-results={e.file('notes.txt', 'mine')}"))
+add("output", "analyze-mteb-results-onto-a-file", 2, r"^robustest: error: --mteb-results=.*/in/notes\.txt is a file; it names a folder",
+    lambda e: e.cli("analyze", e.data.run, "--out", e.out / "a", "--mteb-results", e.file("notes.txt", "mine")))
 add("output", "trec-run-into-missing-folder", 2, r"^ERROR: TREC run not written: cannot write the TREC run .*/nope/run\.trec: folder .*/nope does not exist",
     lambda e: e.evaluate(f"--robustest-trec-run={e.out / 'nope' / 'run.trec'}"))
 

@@ -99,3 +99,23 @@ def subsample_queries(dataset: Dataset, max_queries: int | None) -> Dataset:
         notes=dataset.notes + (f"subsampled to {max_queries} of {len(dataset.queries)} queries",),
         subsampled_from=dataset.subsampled_from or len(dataset.queries),
     )
+
+
+def subsample_documents(dataset: Dataset, max_documents: int | None) -> Dataset:
+    """At most `max_documents` documents: every document judged for the dataset's queries (any
+    grade: a judged non-relevant one is a hard negative the scores depend on), then others chosen
+    by a hash of their id, as `subsample_queries` chooses queries. Judged documents beyond the
+    budget are all kept: dropping one would change what the queries are scored on."""
+    if not max_documents or len(dataset.doc_ids) <= max_documents:
+        return dataset
+    judged = {d for docs in dataset.qrels.values() for d in docs}
+    others = sorted((d for d in dataset.doc_ids if d not in judged), key=lambda d: hashlib.sha256(d.encode()).hexdigest())
+    keep = judged | set(others[: max(max_documents - len(judged), 0)])
+    rows = [i for i, d in enumerate(dataset.doc_ids) if d in keep]
+    return replace(
+        dataset,
+        doc_ids=tuple(dataset.doc_ids[i] for i in rows),
+        titles=tuple(dataset.titles[i] for i in rows),
+        texts=tuple(dataset.texts[i] for i in rows),
+        notes=dataset.notes + (f"corpus subsampled to {len(rows)} of {len(dataset.doc_ids)} documents (every judged one kept)",),
+    )

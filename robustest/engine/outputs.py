@@ -1,4 +1,4 @@
-"""The files a run writes when it ends: the run file, the HTML report, TREC runs."""
+"""The files a run writes when it ends: the run file, the HTML report, the per-query table, TREC runs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def attempt(lines: list[str], write: Callable[[], object], done: str, failed: st
 
 
 def write_outputs(run, passed: bool = True) -> list[str]:
-    """Write the run file, baseline and HTML report the settings ask for, from a
+    """Write the run file, baseline, HTML report and per-query table the settings ask for, from a
     engine.finished.FinishedRun; return one line per file: where it went, or why not
     ("ERROR: ..."). `passed`: every test of the run passed (the baseline may then move)."""
     from ..runs import save_run
@@ -24,7 +24,7 @@ def write_outputs(run, passed: bool = True) -> list[str]:
     from .record import run_file
 
     s, lines = run.settings, []
-    stored = run_file(run) if (s.save or s.html or s.update_baseline) else None
+    stored = run_file(run) if (s.save or s.html or s.per_query or s.mteb_results or s.update_baseline) else None
     if s.save and not (s.update_baseline and same_file(s.save, s.baseline)):
         attempt(lines, lambda: save_run(s.save, stored), "results saved to", "results not saved")
     if s.update_baseline:
@@ -41,6 +41,18 @@ def write_outputs(run, passed: bool = True) -> list[str]:
         # The reference (a saved baseline or the --robustest-compare-to retriever) is drawn beside this run.
         reference = None if run.reference is None else run.reference.run
         attempt(lines, lambda: write_html(stored, s.html, reference), "HTML report written to", "HTML report not written")
+    if s.per_query:
+        from ..per_query import write_per_query
+
+        attempt(lines, lambda: write_per_query(stored, s.per_query), "per-query table written to", "per-query table not written")
+    if s.mteb_results:
+        from ..mteb_results import write_mteb_results
+
+        def mteb_files() -> str:
+            paths = write_mteb_results(stored, s.mteb_results)
+            return f"{paths[-1].parent} ({len(paths)} files)"
+
+        attempt(lines, mteb_files, "MTEB results written to", "MTEB results not written")
     return lines
 
 

@@ -63,7 +63,7 @@ def run_file(run) -> dict[str, Any]:
         "environment": run.environment,
         "retriever": run.retriever,
         "dataset": run.dataset,
-        "settings": {k: v for k, v in run.settings.as_dict().items() if k not in ("save", "html", "trec_run")},
+        "settings": {k: v for k, v in run.settings.as_dict().items() if k not in ("save", "html", "trec_run", "per_query", "mteb_results")},
         "effectiveness": run.effectiveness,
         "per_query": run.per_query,
         "queries": run.queries,  # original texts, for the report's worst-query tables
