@@ -26,9 +26,10 @@ from typing import Any
 
 from ..data.types import Dataset
 from ..errors import RobustestError
+from ..mteb_results import mteb_metric
 
 # robustest's default measures (ir-measures names) -> the keys of MTEB's score dict.
-MTEB_NAMES = {"nDCG@10": "ndcg_at_10", "R@100": "recall_at_100", "RR@10": "mrr_at_10"}
+MTEB_NAMES = {m: mteb_metric(m) for m in ("nDCG@10", "R@100", "RR@10")}
 
 
 def mteb_task(dataset: Dataset, *, name: str | None = None, language: str = "eng-Latn"):

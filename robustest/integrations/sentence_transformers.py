@@ -31,15 +31,15 @@ from ..errors import RobustestError
 # Cheap on a CPU and needing nothing beyond the base install: the query families of the paper
 # that run offline with no model of their own.
 DEFAULT_FAMILIES = ("misspelling", "naturalizing", "reordering")
-# The run file's measure names as sentence-transformers spells its metrics (its
-# InformationRetrievalEvaluator: ndcg@10, mrr@10, recall@100, precision@k, map@k).
-METRIC_NAMES = {"nDCG": "ndcg", "RR": "mrr", "R": "recall", "P": "precision", "AP": "map"}
 
 
 def metric_name(measure: str) -> str:
-    """nDCG@10 -> ndcg@10, RR@10 -> mrr@10, R@100 -> recall@100."""
+    """The run file's measure as sentence-transformers' InformationRetrievalEvaluator names its
+    metrics: nDCG@10 -> ndcg@10, RR@10 -> mrr@10, R@100 -> recall@100 (MTEB's names, with @)."""
+    from ..mteb_results import METRIC_KEYS
+
     base, _, cutoff = measure.partition("@")
-    return f"{METRIC_NAMES.get(base, base.lower())}{'@' + cutoff if cutoff else ''}"
+    return f"{METRIC_KEYS.get(base, base.lower())}{'@' + cutoff if cutoff else ''}"
 
 
 def weights_fingerprint(model: Any) -> str:
