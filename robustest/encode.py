@@ -89,14 +89,14 @@ def encode_corpus(
 
 def encode_here(dataset, retriever, cache: EmbeddingCache, started: float) -> EncodeResult:
     """One process, one encode call: what a suite run would do on a cache miss."""
-    from .retrieval import cached_corpus_vectors
+    from .retrieval import cached_corpus_vectors, documents_fingerprint
     from .retrievers.vectors import encode_checked
 
     check_dense(retriever)
     result = cached_corpus_vectors(
         cache,
         dataset,
-        fingerprint=retriever.fingerprint,
+        fingerprint=documents_fingerprint(retriever),
         name=retriever.name,
         dimension=getattr(retriever, "dimension", None),
         encode=lambda: encode_checked(retriever, "encode_documents", dataset.documents, dataset.doc_ids),

@@ -37,7 +37,7 @@ from .encode_shards import EncodeResult, Shard, ShardFolder, check_dense, plan_s
 from .errors import RobustestError
 from .fingerprints import short
 from .progress import task
-from .retrieval import cached_corpus_vectors, corpus_cache_parts
+from .retrieval import cached_corpus_vectors, corpus_cache_parts, documents_fingerprint
 
 QUIET_LOGGERS = ("ray", "ray.data")
 
@@ -109,8 +109,8 @@ def encode_on_ray(dataset, resolution, options, cache: EmbeddingCache, *, worker
     cluster = RayCluster(workers, address)
     try:
         plan = worker_plan(options, cluster, workers)
-        fingerprint, name = driver_fingerprint(resolution, options, plan, load)
-        key = cache.key(corpus_cache_parts(fingerprint, dataset))
+        fingerprint, name, documents_key = driver_fingerprint(resolution, options, plan, load)
+        key = cache.key(corpus_cache_parts(documents_key, dataset))
         shards = plan_shards(len(dataset.doc_ids), workers, shard_docs)
         job = WorkerJob(worker_spec(resolution), worker_options(options, plan, local=address is None), fingerprint, os.getcwd())
         counts = {}
@@ -121,7 +121,7 @@ def encode_on_ray(dataset, resolution, options, cache: EmbeddingCache, *, worker
             counts.update(run_shards(dataset, shards, folder, job, plan, workers, name))
             return folder.assemble(shards)
 
-        result = cached_corpus_vectors(cache, dataset, fingerprint=fingerprint, name=name, dimension=None, encode=encode)
+        result = cached_corpus_vectors(cache, dataset, fingerprint=documents_key, name=name, dimension=None, encode=encode)
         shutil.rmtree(shard_folder(cache, key), ignore_errors=True)  # the entry holds every vector now
     finally:
         cluster.close()
@@ -176,15 +176,16 @@ def local_gpus(device: str) -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def driver_fingerprint(resolution, options, plan: WorkerPlan, load: Callable[[], object]) -> tuple[str, str]:
-    """(fingerprint, name) of the retriever the actors will load. A Hugging Face model's is
-    known without loading it; any other retriever (module:factory, glove) is loaded here once."""
-    fingerprint = resolution.fingerprint(replace(options, device="cpu", dtype=plan.dtype)) if resolution.folder is not None else None
-    if fingerprint is not None:
-        return fingerprint, resolution.label
+def driver_fingerprint(resolution, options, plan: WorkerPlan, load: Callable[[], object]) -> tuple[str, str, str]:
+    """(fingerprint, name, corpus cache key) of the retriever the actors will load. A Hugging
+    Face model's are known without loading it; any other retriever (module:factory, glove) is
+    loaded here once. The actors check the fingerprint; the cache entry is keyed by the key."""
+    if resolution.folder is not None:
+        actors = replace(options, device="cpu", dtype=plan.dtype)
+        return resolution.fingerprint(actors), resolution.label, resolution.document_fingerprint(actors)
     retriever = load()
     check_dense(retriever)
-    return retriever.fingerprint, retriever.name
+    return retriever.fingerprint, retriever.name, documents_fingerprint(retriever)
 
 
 def worker_spec(resolution) -> str:

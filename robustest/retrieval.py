@@ -73,6 +73,12 @@ def clip(name: str, width: int = 60) -> str:
     return name if len(name) <= width else "..." + name[-(width - 3):]
 
 
+def documents_fingerprint(retriever) -> str:
+    """What keys a retriever's corpus vectors: its `document_fingerprint` when it has one (a
+    Hugging Face encoder: all but the query prompt), else its fingerprint."""
+    return getattr(retriever, "document_fingerprint", None) or retriever.fingerprint
+
+
 def corpus_cache_parts(fingerprint: str, dataset: Dataset) -> dict:
     """The cache key of a corpus' vectors. `robustest encode` (encode.py) fills the entry under
     this key, so the next CorpusIndex on the same retriever and corpus is a cache hit."""
@@ -137,7 +143,7 @@ class CorpusIndex:
         result = cached_corpus_vectors(
             self.cache,
             self.dataset,
-            fingerprint=self.retriever.fingerprint,
+            fingerprint=documents_fingerprint(self.retriever),
             name=self.retriever.name,
             dimension=getattr(self.retriever, "dimension", None),
             encode=lambda: self._encode_corpus(documents),

@@ -198,6 +198,43 @@ def test_the_corpus_is_encoded_once_for_every_kind(minilm_dir, small_cranfield):
     assert {g.family for g in report.gates} - {""} == set(KINDS)  # and the clean effectiveness gate
 
 
+def test_runs_that_differ_only_in_the_query_prompt_share_the_corpus_vectors(minilm_dir, small_cranfield, tmp_path):
+    """The corpus cache is keyed by what a document's vector depends on: a second and third run
+    with another instruction, or none, read the first one's corpus; a document prompt does not."""
+    from robustest.data import load_beir
+    from robustest.retrievers.hf import EncoderConfig, HFEncoder
+
+    encoded: list[int] = []
+
+    class Counting(HFEncoder):
+        def encode_documents(self, texts):
+            encoded.append(len(texts))
+            return super().encode_documents(texts)
+
+    cache = tmp_path / "cache"
+    models = [Counting("minilm", minilm_dir, EncoderConfig(query_prompt=p), weights_digest="share", progress=False)
+              for p in (f"Instruct: {TASK}\nQuery: ", "Instruct: Given a question, retrieve passages\nQuery: ", "")]  # fmt: skip
+    scores = [robustest.check(m, str(small_cranfield), families=[], cache_dir=str(cache), verbose=False).run["effectiveness"]["nDCG@10"] for m in models]
+    assert encoded == [len(load_beir(small_cranfield).doc_ids)]  # the first run only
+    assert len(corpus_entries(cache)) == 1 and len(set(scores)) == 3  # the queries did change
+    assert len({m.fingerprint for m in models}) == 3 and len({m.document_fingerprint for m in models}) == 1
+    # A model without a query prompt keys its corpus as before this key existed (old caches stay valid).
+    assert models[2].document_fingerprint == models[2].fingerprint
+    with_document_prompt = HFEncoder("minilm", minilm_dir, EncoderConfig(doc_prompt="passage: "), weights_digest="share", progress=False)
+    assert with_document_prompt.document_fingerprint != models[2].document_fingerprint
+
+
+def test_the_corpus_key_is_known_before_loading(minilm_dir):
+    """`robustest encode` on Ray keys the entry before any actor loads the model: the same key."""
+    from robustest.retrievers.resolve import LoadOptions, resolve_retriever
+
+    opts = LoadOptions(query_prompt="Instruct: {task}\nQuery: ", instruction=TASK, progress=False)
+    resolution = resolve_retriever(str(minilm_dir), opts)
+    loaded = resolution.load(opts)
+    assert resolution.fingerprint(opts) == loaded.fingerprint
+    assert resolution.document_fingerprint(opts) == loaded.document_fingerprint != loaded.fingerprint
+
+
 # -- the shipped suites, end to end -------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -47,6 +47,13 @@ class EncoderConfig:
         if self.padding_side is None and self.pooling == "last":
             return "left"
         return self.padding_side
+
+
+def documents_config(config: EncoderConfig) -> EncoderConfig:
+    """The config a document's vector depends on: all but the query prompt (and the
+    instruction filled into it). Without a query prompt it is the config itself, so the
+    corpus cache of such a model is keyed as it always was."""
+    return replace(config, query_prompt="")
 
 
 def encoder_fingerprint(weights_digest: str, config: EncoderConfig, dtype: str, revision: str | None = None) -> str:
@@ -142,6 +149,12 @@ class HFEncoder:
     @property
     def fingerprint(self) -> str:
         return encoder_fingerprint(self.weights_digest, self.config, self.dtype, self.revision)
+
+    @property
+    def document_fingerprint(self) -> str:
+        """The corpus cache's key: runs that differ only in the query prompt or instruction
+        (the instruction families, --robustest-instruction) share the corpus' vectors."""
+        return encoder_fingerprint(self.weights_digest, documents_config(self.config), self.dtype, self.revision)
 
     @property
     def dimension(self) -> int:

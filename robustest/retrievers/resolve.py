@@ -26,7 +26,7 @@ from typing import Callable
 from ..errors import RobustestError
 from ..fingerprints import short
 from .base import check_retriever
-from .hf import EncoderConfig, HFEncoder, encoder_fingerprint, first_line, resolve_device, resolve_dtype
+from .hf import EncoderConfig, HFEncoder, documents_config, encoder_fingerprint, first_line, resolve_device, resolve_dtype
 from .local import ModelFolder, inspect_model_path
 from .presets import Preset, find_preset
 from .tasks import task_instruction
@@ -127,6 +127,13 @@ class Resolution:
             return None
         dtype = resolve_dtype(opts.dtype, resolve_device(opts.device))
         return encoder_fingerprint(self.weights_digest(opts), self.encoder_config(opts), dtype, self.revision)
+
+    def document_fingerprint(self, opts: LoadOptions) -> str | None:
+        """The corpus cache's key (HFEncoder.document_fingerprint), known before loading."""
+        if self.folder is None:
+            return None
+        dtype = resolve_dtype(opts.dtype, resolve_device(opts.device))
+        return encoder_fingerprint(self.weights_digest(opts), documents_config(self.encoder_config(opts)), dtype, self.revision)
 
     def describe(self, opts: LoadOptions) -> str:
         """One header line: what the spec resolved to, its fingerprint and the prompts used."""
