@@ -125,7 +125,8 @@ class RobustnessEvaluator(SentenceEvaluator):
         from ..runs import save_run
 
         retriever = self.retriever(model)
-        report = check(retriever, self.dataset, families=self.families, seeds=self.seeds, verbose=False, no_cache=True, **self.options)
+        # The corpus vectors live in memory (MemoisedRetriever): a disk entry per step would pile up.
+        report = check(retriever, self.dataset, families=self.families, seeds=self.seeds, verbose=False, **{**self.options, "no_cache": True})
         self.reports.append(report)
         folder = self.runs_dir or (Path(output_path) / "robustest" if output_path else None)
         if folder is not None:
