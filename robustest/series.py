@@ -60,6 +60,7 @@ def series_chart(rows: Sequence[Mapping[str, Any]]) -> str:
     """One panel per family (drop rate and CI band against the step, the threshold dashed) and
     one of the clean score, as a PNG data URI."""
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     from .plots import CI_COLOUR, new_figure, to_data_uri
 
@@ -91,6 +92,8 @@ def series_chart(rows: Sequence[Mapping[str, Any]]) -> str:
     ax.set_title("clean")
     ax.set_xlabel("training step")
     ax.set_ylabel(rows[0]["measure"] if rows else "score")
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     return to_data_uri(fig)
 
 
