@@ -117,3 +117,5 @@ def _require_mteb():
     except ImportError:
         raise RobustestError("the MTEB integration needs the mteb package (2.x); run pip install 'mteb>=2'") from None
     return mteb
+
+__all__ = ["mteb_scores", "mteb_task"]

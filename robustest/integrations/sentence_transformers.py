@@ -1,4 +1,4 @@
-"""Robustness while a sentence-transformers model trains: `RobustnessEvaluator`.
+"""Robustness while a sentence-transformers model trains: `RobustnessEvaluator`::
 
     from robustest.integrations.sentence_transformers import RobustnessEvaluator
 
@@ -61,11 +61,13 @@ class RobustnessEvaluator(SentenceEvaluator):
     dataset: a --robustest-dataset string (a BEIR folder, ``"default"``, ``mteb:<Task>``, ...)
         or a loaded ``robustest.data.Dataset``.
     families: the query families to measure (default: misspelling, naturalizing, reordering).
-    max_queries, max_documents: the fixed subsample every evaluation uses (chosen by id hashes;
-        every document judged for those queries is kept), so steps are compared on the same data.
+    max_queries: the queries every evaluation uses, chosen by a hash of their ids, so steps are
+        compared on the same data.
+    max_documents: the documents every evaluation encodes: every one judged for those queries,
+        then others chosen by a hash of their ids.
     seeds: perturbation seeds (default: the paper's five; one variant per query per seed).
-    runs_dir: where each evaluation's run file goes (default: ``<trainer output>/robustest``
-        when the trainer gives an output folder; none otherwise).
+    runs_dir: where each evaluation's run file goes (default: a ``robustest`` folder in the
+        evaluation folder the trainer passes, ``<output_dir>/eval/robustest``; none without one).
     name: the metrics' prefix (``robustest`` -> ``eval_robustest_ndcg@10`` in the trainer's logs).
     options: any robustest setting, as for ``robustest.check`` (thresholds, ``similarity``...).
 
@@ -200,3 +202,5 @@ class MemoisedRetriever:
 
     def describe(self) -> dict[str, Any]:
         return {**self._inner.describe(), "fingerprint_from": "a digest of the weights"}
+
+__all__ = ["RobustnessEvaluator"]
