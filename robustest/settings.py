@@ -457,6 +457,11 @@ class Settings:
 CI_PRESET = {"inconclusive": "fail", "not_judged": "fail"}
 
 
+# The settings that name files a run writes: never stored in the run file (they say where this
+# run went, not what it measured), and not written by the --robustest-compare-to reference.
+OUTPUTS = ("save", "html", "trec_run", "per_query", "mteb_results")
+
+
 def cutoff(measure: str) -> int:
     """The rank cutoff of a measure name (nDCG@10 -> 10), 0 for none; no ir-measures import."""
     found = re.search(r"@(\d+)\s*$", measure)

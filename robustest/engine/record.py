@@ -47,6 +47,7 @@ def run_file(run) -> dict[str, Any]:
     from ..headline import headline
     from ..lineage import lineage_after
     from ..runs import RUN_SCHEMA
+    from ..settings import OUTPUTS
     from .finished import FinishedRun
 
     if not isinstance(run, FinishedRun):
@@ -63,7 +64,7 @@ def run_file(run) -> dict[str, Any]:
         "environment": run.environment,
         "retriever": run.retriever,
         "dataset": run.dataset,
-        "settings": {k: v for k, v in run.settings.as_dict().items() if k not in ("save", "html", "trec_run", "per_query", "mteb_results")},
+        "settings": {k: v for k, v in run.settings.as_dict().items() if k not in OUTPUTS},
         "effectiveness": run.effectiveness,
         "per_query": run.per_query,
         "queries": run.queries,  # original texts, for the report's worst-query tables

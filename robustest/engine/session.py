@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from ..errors import RobustestError
-from ..settings import Settings
+from ..settings import OUTPUTS, Settings
 
 
 class RobustestSession:
@@ -182,7 +182,7 @@ class RobustestSession:
         if s.baseline:
             return SavedReference(s.baseline)
         if s.compare_to:
-            other = RobustestSession(s.replace(retriever=s.compare_to, compare_to=None, save=None, html=None, trec_run=None, per_query=None, mteb_results=None))
+            other = RobustestSession(s.replace(retriever=s.compare_to, compare_to=None, **dict.fromkeys(OUTPUTS)))
             other.__dict__["dataset"] = self.dataset  # the same queries, loaded once
             return LiveReference(other)
         return None
