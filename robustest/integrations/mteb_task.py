@@ -115,7 +115,7 @@ def _require_mteb():
     try:
         import mteb  # lazy and optional: robustest never imports it on its own
     except ImportError:
-        raise RobustestError("the MTEB integration needs the mteb package (2.x); run pip install 'mteb>=2'") from None
+        raise RobustestError("the MTEB integration needs the mteb package (2.x); run pip install 'robustest[mteb]' (mteb 2.x and datasets)") from None
     return mteb
 
 __all__ = ["mteb_scores", "mteb_task"]
